@@ -1,0 +1,303 @@
+//! Username accounts of the matching document (signup, login) and the
+//! session endpoints both documents share (refresh, logout).
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use warp::reply::Response;
+
+use super::tokens::{AuthUser, TokenPair};
+use super::{password, validate};
+use crate::error::{ApiError, ApiResult, TOO_MANY_REQUESTS, is_unique_violation};
+use crate::http::body::Body;
+use crate::http::{created, ok};
+use crate::media::images::MAX_IMAGE_BYTES;
+use crate::ratelimit;
+use crate::state::AppState;
+use crate::users::{profile, store as users};
+
+pub const BAD_USERNAME_LOGIN: &str = "아이디 또는 비밀번호가 올바르지 않습니다.";
+pub const BAD_PHONE_LOGIN: &str = "전화번호 또는 비밀번호가 올바르지 않습니다.";
+pub const USERNAME_TAKEN: &str = "이미 사용 중인 아이디입니다.";
+
+/// Multipart fields of `POST /api/auth/signup/`.
+/// Describes the multipart form for OpenAPI; the handler reads the parts itself.
+#[allow(dead_code)]
+#[derive(utoipa::ToSchema)]
+pub struct SignupForm {
+    /// 3–30 of `[A-Za-z0-9_.]`, unique regardless of case.
+    username: String,
+    /// 8–128 characters.
+    password: String,
+    /// `MIN_AGE`..100.
+    age: i32,
+    gender: validate::Gender,
+    /// Optional JPEG/PNG/WebP, at most 5 MB.
+    #[schema(value_type = Option<String>, format = Binary)]
+    profile_image: Option<Vec<u8>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SignupResponse {
+    message: &'static str,
+    user_id: i64,
+    #[serde(flatten)]
+    tokens: TokenPair,
+}
+
+/// Either document's login: `username` (matching) or `phone_number` (Talk).
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LoginRequest {
+    username: Option<String>,
+    phone_number: Option<String>,
+    password: String,
+}
+
+/// Both documents' login answers in one: `{access, refresh}` of the
+/// matching document, `{token, user, message}` of the Talk document.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LoginResponse {
+    message: &'static str,
+    token: String,
+    #[serde(flatten)]
+    tokens: TokenPair,
+    user: LoginUser,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LoginUser {
+    id: i64,
+    nickname: String,
+    username: String,
+    phone_number: Option<String>,
+    last_login_at: chrono::DateTime<chrono::Utc>,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RefreshRequest {
+    refresh: String,
+}
+
+/// `{access, refresh}` plus `token` (= access), which the Talk flows read.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RefreshResponse {
+    token: String,
+    #[serde(flatten)]
+    tokens: TokenPair,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MessageResponse {
+    pub message: &'static str,
+}
+
+#[utoipa::path(post, path = "/api/auth/signup/", tag = "auth",
+    request_body(content = SignupForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = SignupResponse),
+        (status = 409, body = crate::error::ErrorBody, description = "Username taken"),
+        (status = 413, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ValidationErrorBody),
+        (status = 429, body = crate::error::RateLimitedBody)))]
+pub async fn signup(state: AppState, ip: IpAddr, body: Body) -> ApiResult<Response> {
+    let cfg = &state.cfg;
+    let ip_key = state.redis.keys.rate("signup_ip", &ip.to_string());
+    ratelimit::take(
+        &state.redis,
+        &ip_key,
+        3600,
+        cfg.signup_ip_limit,
+        TOO_MANY_REQUESTS,
+    )
+    .await?;
+
+    let mut form = body.multipart(&["profile_image"], MAX_IMAGE_BYTES).await?;
+    let field = |name: &str| form.text(name).unwrap_or_default().to_owned();
+    let (username, password_text) = (field("username").trim().to_owned(), field("password"));
+    let mut problems = Vec::new();
+    problems.extend(validate::username(&username).err());
+    problems.extend(validate::password(&password_text).err());
+    let age = validate::age_text(&field("age"), cfg.min_age)
+        .map_err(|e| problems.push(e))
+        .ok();
+    let gender = validate::gender_text(&field("gender"))
+        .map_err(|e| problems.push(e))
+        .ok();
+    validate::all(problems)?;
+
+    let image = match form.files.remove("profile_image") {
+        Some(upload) if !upload.data.is_empty() => {
+            Some(profile::store_image(&state, upload.data).await?)
+        }
+        _ => None,
+    };
+    let hash = password::hash(password_text).await?;
+    let inserted = users::insert(
+        &state.db,
+        &users::NewUser {
+            username: Some(&username),
+            phone_number: None,
+            nickname: None,
+            password_hash: &hash,
+            age,
+            gender: gender.map(validate::Gender::as_str),
+            profile_image: image.as_deref(),
+        },
+    )
+    .await;
+    let user = match inserted {
+        Ok(user) => user,
+        Err(e) => {
+            if let Some(key) = &image {
+                profile::delete_image(&state, key).await;
+            }
+            return Err(if is_unique_violation(&e, users::USERNAME_TAKEN) {
+                ApiError::Conflict(USERNAME_TAKEN)
+            } else {
+                e.into()
+            });
+        }
+    };
+    let tokens = state.tokens.start_session(&state.redis, user.id).await?;
+    created(&SignupResponse {
+        message: "회원가입이 완료되었습니다.",
+        user_id: user.id,
+        tokens,
+    })
+}
+
+/// Refuses (429) while the account or the address has too many recent
+/// failed logins; counts a failure in both.
+pub struct LoginGuard {
+    account_key: String,
+    ip_key: String,
+}
+
+impl LoginGuard {
+    pub async fn check(state: &AppState, account: &str, ip: IpAddr) -> ApiResult<Self> {
+        let keys = &state.redis.keys;
+        let guard = LoginGuard {
+            account_key: keys.rate("login_fail", account),
+            ip_key: keys.rate("login_fail_ip", &ip.to_string()),
+        };
+        let redis = &state.redis;
+        let cfg = &state.cfg;
+        ratelimit::check(
+            redis,
+            &guard.account_key,
+            cfg.login_fail_limit,
+            TOO_MANY_REQUESTS,
+        )
+        .await?;
+        ratelimit::check(
+            redis,
+            &guard.ip_key,
+            cfg.login_ip_fail_limit,
+            TOO_MANY_REQUESTS,
+        )
+        .await?;
+        Ok(guard)
+    }
+
+    pub async fn failed(&self, state: &AppState) -> ApiResult<()> {
+        let window = state.cfg.login_fail_window_sec;
+        ratelimit::record(&state.redis, &self.account_key, window).await?;
+        ratelimit::record(&state.redis, &self.ip_key, window).await
+    }
+
+    pub async fn succeeded(&self, state: &AppState) -> ApiResult<()> {
+        let _: i64 =
+            fred::prelude::KeysInterface::del(&state.redis.pool, &self.account_key).await?;
+        Ok(())
+    }
+}
+
+#[utoipa::path(post, path = "/api/auth/login/", tag = "auth",
+    description = "Username login (matching document) or phone login (Talk document, \
+                   also at `/api/auth/login`), chosen by the field sent.",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 401, body = crate::error::ErrorBody, description = "Wrong username, phone or password"),
+        (status = 422, body = crate::error::ValidationErrorBody),
+        (status = 429, body = crate::error::RateLimitedBody)))]
+pub async fn login(state: AppState, ip: IpAddr, body: Body) -> ApiResult<Response> {
+    let req: LoginRequest = body.json().await?;
+    let (account, failure, user) = match (&req.phone_number, &req.username) {
+        (Some(phone), _) => {
+            let phone = crate::sms::parse_phone(phone)?;
+            let guard = LoginGuard::check(&state, &format!("phone:{phone}"), ip).await?;
+            (
+                guard,
+                BAD_PHONE_LOGIN,
+                users::by_phone(&state.db, &phone).await?,
+            )
+        }
+        (None, Some(username)) => {
+            let username = username.trim();
+            let account = format!("user:{}", username.to_lowercase());
+            let guard = LoginGuard::check(&state, &account, ip).await?;
+            (
+                guard,
+                BAD_USERNAME_LOGIN,
+                users::by_username(&state.db, username).await?,
+            )
+        }
+        (None, None) => return Err(ApiError::validation("username: required (or phone_number)")),
+    };
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let matches = password::verify(req.password, stored).await?;
+    let Some(user) = user.filter(|_| matches) else {
+        account.failed(&state).await?;
+        return Err(ApiError::BadCredentials(failure));
+    };
+    account.succeeded(&state).await?;
+    let last_login_at = users::touch_login(&state.db, user.id).await?;
+    let tokens = state.tokens.start_session(&state.redis, user.id).await?;
+    ok(&LoginResponse {
+        message: "로그인에 성공했습니다.",
+        token: tokens.access.clone(),
+        tokens,
+        user: LoginUser {
+            id: user.id,
+            nickname: user.display_nickname(),
+            username: user.display_username(),
+            phone_number: user.phone_number,
+            last_login_at,
+            created_at: user.created_at,
+        },
+    })
+}
+
+#[utoipa::path(post, path = "/api/auth/refresh/", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, body = RefreshResponse),
+        (status = 401, body = crate::error::ErrorBody, description = "Invalid, expired, rotated or revoked")))]
+pub async fn refresh(state: AppState, body: Body) -> ApiResult<Response> {
+    let req: RefreshRequest = body.json().await?;
+    let tokens = state.tokens.refresh(&state.redis, &req.refresh).await?;
+    ok(&RefreshResponse {
+        token: tokens.access.clone(),
+        tokens,
+    })
+}
+
+#[utoipa::path(post, path = "/api/auth/logout/", tag = "auth",
+    request_body = RefreshRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = MessageResponse),
+        (status = 401, body = crate::error::ErrorBody)))]
+pub async fn logout(state: AppState, auth: ApiResult<AuthUser>, body: Body) -> ApiResult<Response> {
+    let user = auth?;
+    let req: RefreshRequest = body.json().await?;
+    state
+        .tokens
+        .logout(&state.redis, &user, &req.refresh)
+        .await?;
+    ok(&MessageResponse {
+        message: "로그아웃되었습니다.",
+    })
+}

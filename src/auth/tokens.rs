@@ -1,0 +1,186 @@
+//! JWT access and refresh tokens bound to a login session held in Redis.
+//!
+//! A session is one Redis key, `uid:<current refresh jti>`, living as long
+//! as its refresh token. Access tokens are checked against it on every
+//! request, so deleting the key (logout, reuse of a rotated refresh token)
+//! revokes the whole session at once.
+
+use chrono::Utc;
+use fred::prelude::*;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult};
+use crate::redis::Redis;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Kind {
+    Access,
+    Refresh,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    uid: i64,
+    sid: String,
+    typ: Kind,
+    jti: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// The caller of an authenticated request.
+#[derive(Clone, Debug)]
+pub struct AuthUser {
+    pub id: i64,
+    pub session: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenPair {
+    pub access: String,
+    pub refresh: String,
+}
+
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    access_ttl: u64,
+    refresh_ttl: u64,
+}
+
+/// 128 random bits, hex: session ids and token ids.
+pub fn random_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Tokens {
+    pub fn new(cfg: &Config) -> Self {
+        let secret = cfg.jwt_secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp"]);
+        Tokens {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            access_ttl: cfg.access_ttl_sec,
+            refresh_ttl: cfg.refresh_ttl_sec,
+        }
+    }
+
+    fn sign(&self, uid: i64, sid: &str, typ: Kind, jti: String) -> ApiResult<String> {
+        let now = Utc::now().timestamp();
+        let ttl = match typ {
+            Kind::Access => self.access_ttl,
+            Kind::Refresh => self.refresh_ttl,
+        };
+        let claims = Claims {
+            uid,
+            sid: sid.to_owned(),
+            typ,
+            jti,
+            iat: now,
+            exp: now + ttl as i64,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::Internal(format!("jwt encode: {e}")))
+    }
+
+    fn decode(&self, token: &str, typ: Kind) -> ApiResult<Claims> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| ApiError::InvalidToken)?
+            .claims;
+        if claims.typ != typ {
+            return Err(ApiError::InvalidToken);
+        }
+        Ok(claims)
+    }
+
+    fn pair(&self, uid: i64, sid: &str, refresh_jti: String) -> ApiResult<TokenPair> {
+        Ok(TokenPair {
+            access: self.sign(uid, sid, Kind::Access, random_id())?,
+            refresh: self.sign(uid, sid, Kind::Refresh, refresh_jti)?,
+        })
+    }
+
+    /// Opens a new session for `uid` and returns its first token pair.
+    pub async fn start_session(&self, redis: &Redis, uid: i64) -> ApiResult<TokenPair> {
+        let sid = random_id();
+        let jti = random_id();
+        let _: () = redis
+            .pool
+            .set(
+                redis.keys.session(&sid),
+                format!("{uid}:{jti}"),
+                Some(Expiration::EX(self.refresh_ttl as i64)),
+                None,
+                false,
+            )
+            .await?;
+        self.pair(uid, &sid, jti)
+    }
+
+    /// Checks an access token: signature, expiry, kind, and that its session lives.
+    pub async fn authenticate(&self, redis: &Redis, token: &str) -> ApiResult<AuthUser> {
+        let claims = self.decode(token, Kind::Access)?;
+        let alive: bool = redis.pool.exists(redis.keys.session(&claims.sid)).await?;
+        if !alive {
+            return Err(ApiError::InvalidToken);
+        }
+        tracing::Span::current().record("user_id", claims.uid);
+        Ok(AuthUser {
+            id: claims.uid,
+            session: claims.sid,
+        })
+    }
+
+    /// Exchanges a refresh token for a new pair. A refresh token that was
+    /// already exchanged revokes its session: whoever holds the newer one
+    /// (the user or a thief) has to log in again.
+    pub async fn refresh(&self, redis: &Redis, token: &str) -> ApiResult<TokenPair> {
+        let claims = self.decode(token, Kind::Refresh)?;
+        let new_jti = random_id();
+        let outcome: i64 = redis
+            .run(
+                &redis.scripts.rotate_refresh,
+                vec![redis.keys.session(&claims.sid)],
+                vec![
+                    claims.jti.clone(),
+                    new_jti.clone(),
+                    self.refresh_ttl.to_string(),
+                ],
+            )
+            .await?;
+        match outcome {
+            1 => self.pair(claims.uid, &claims.sid, new_jti),
+            -1 => {
+                tracing::warn!(
+                    user_id = claims.uid,
+                    "rotated refresh token reused; session revoked"
+                );
+                Err(ApiError::InvalidToken)
+            }
+            _ => Err(ApiError::InvalidToken),
+        }
+    }
+
+    /// Ends the session of `refresh` (which must belong to `user`) and the
+    /// caller's own session.
+    pub async fn logout(&self, redis: &Redis, user: &AuthUser, refresh: &str) -> ApiResult<()> {
+        let claims = self.decode(refresh, Kind::Refresh)?;
+        if claims.uid != user.id {
+            return Err(ApiError::InvalidToken);
+        }
+        let _: i64 = redis.pool.del(redis.keys.session(&claims.sid)).await?;
+        if claims.sid != user.session {
+            let _: i64 = redis.pool.del(redis.keys.session(&user.session)).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,290 @@
+//! Configuration from the environment (and `.env`), with SPEC.md's defaults.
+//!
+//! Every limit and TTL of the product lives here, so that one place answers
+//! "how long", "how many" and "where". Secrets are `SecretString` and never
+//! appear in `Debug` output or logs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub app_env: AppEnv,
+    pub bind_addr: SocketAddr,
+    /// Base of the URLs handed to clients for media (`profile_image`, ...);
+    /// `http://<bound address>` when unset.
+    pub public_url: Option<String>,
+    pub database_url: SecretString,
+    pub db_max_connections: u32,
+    /// Postgres schema to work in (tests isolate themselves with one each).
+    pub db_schema: Option<String>,
+    pub redis_url: SecretString,
+    pub redis_pool_size: usize,
+    /// Prepended to every Redis key and channel (tests and shared Redis servers).
+    pub redis_prefix: String,
+    pub jwt_secret: SecretString,
+    pub media_dir: PathBuf,
+    /// Trust the left-most `X-Forwarded-For` address (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+
+    pub min_age: i32,
+    pub access_ttl_sec: u64,
+    pub refresh_ttl_sec: u64,
+
+    pub signup_ip_limit: u64,
+    pub login_fail_limit: u64,
+    pub login_ip_fail_limit: u64,
+    pub login_fail_window_sec: u64,
+
+    pub sms_code_ttl_sec: u64,
+    pub sms_resend_cooldown_sec: u64,
+    pub sms_daily_limit: u64,
+    pub sms_ip_limit: u64,
+    pub sms_verified_ttl_sec: u64,
+    pub sms_provider_url: Option<String>,
+    pub sms_provider_key: Option<SecretString>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("{0} is required when APP_ENV=production")]
+    RequiredInProduction(&'static str),
+}
+
+/// Reads one variable at a time; lets tests build a `Config` without touching
+/// the process environment.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Source for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Source for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+const DEV_JWT_SECRET: &str = "development-only-secret-change-me";
+
+impl Config {
+    /// Reads `.env` (if present) and then the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_source(&ProcessEnv)
+    }
+
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        let app_env = match src.get("APP_ENV").as_deref() {
+            None | Some("development") => AppEnv::Development,
+            Some("production") => AppEnv::Production,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_ENV",
+                    reason: format!("{other:?} is not development|production"),
+                });
+            }
+        };
+        let prod = app_env == AppEnv::Production;
+        let jwt_secret = match src.get("JWT_SECRET") {
+            Some(s) => s,
+            None if prod => return Err(ConfigError::RequiredInProduction("JWT_SECRET")),
+            None => DEV_JWT_SECRET.to_owned(),
+        };
+        if prod && jwt_secret.len() < 32 {
+            return Err(ConfigError::Invalid {
+                name: "JWT_SECRET",
+                reason: "must be at least 32 characters in production".into(),
+            });
+        }
+        let sms_provider_url = src.get("SMS_PROVIDER_URL");
+        if prod && sms_provider_url.is_none() {
+            return Err(ConfigError::RequiredInProduction("SMS_PROVIDER_URL"));
+        }
+        let bind_addr: SocketAddr = parse(src, "BIND_ADDR", "127.0.0.1:8080".parse().unwrap())?;
+        let public_url = src
+            .get("PUBLIC_URL")
+            .map(|url| url.trim_end_matches('/').to_owned());
+
+        Ok(Config {
+            app_env,
+            bind_addr,
+            public_url,
+            database_url: SecretString::from(src.get("DATABASE_URL").unwrap_or_else(|| {
+                "postgres://voxmatch:voxmatch@127.0.0.1:15432/voxmatch".to_owned()
+            })),
+            db_max_connections: parse(src, "DB_MAX_CONNECTIONS", 20)?,
+            db_schema: src.get("DB_SCHEMA"),
+            redis_url: SecretString::from(
+                src.get("REDIS_URL")
+                    .unwrap_or_else(|| "redis://127.0.0.1:16379".to_owned()),
+            ),
+            redis_pool_size: parse(src, "REDIS_POOL_SIZE", 8)?,
+            redis_prefix: src.get("REDIS_KEY_PREFIX").unwrap_or_default(),
+            jwt_secret: SecretString::from(jwt_secret),
+            media_dir: src
+                .get("MEDIA_DIR")
+                .unwrap_or_else(|| "./data/media".to_owned())
+                .into(),
+            trust_forwarded_for: parse(src, "TRUST_FORWARDED_FOR", false)?,
+
+            min_age: parse(src, "MIN_AGE", 18)?,
+            access_ttl_sec: parse(src, "ACCESS_TOKEN_TTL_SEC", 15 * 60)?,
+            refresh_ttl_sec: parse(src, "REFRESH_TOKEN_TTL_SEC", 30 * 86400)?,
+
+            signup_ip_limit: parse(src, "SIGNUP_IP_LIMIT", 500)?,
+            login_fail_limit: parse(src, "LOGIN_FAIL_LIMIT", 10)?,
+            login_ip_fail_limit: parse(src, "LOGIN_IP_FAIL_LIMIT", 100)?,
+            login_fail_window_sec: parse(src, "LOGIN_FAIL_WINDOW_SEC", 15 * 60)?,
+
+            sms_code_ttl_sec: parse(src, "SMS_CODE_TTL_SEC", 180)?,
+            sms_resend_cooldown_sec: parse(src, "SMS_RESEND_COOLDOWN_SEC", 60)?,
+            sms_daily_limit: parse(src, "SMS_DAILY_LIMIT", 10)?,
+            sms_ip_limit: parse(src, "SMS_IP_LIMIT", 20)?,
+            sms_verified_ttl_sec: parse(src, "SMS_VERIFIED_TTL_SEC", 30 * 60)?,
+            sms_provider_url,
+            sms_provider_key: src.get("SMS_PROVIDER_KEY").map(SecretString::from),
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.app_env == AppEnv::Production
+    }
+}
+
+fn parse<T: FromStr>(src: &dyn Source, name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match src.get(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            }),
+    }
+}
+
+/// `scheme://user:password@host/...` with the password replaced by `***`.
+fn mask_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("app_env", &self.app_env)
+            .field("bind_addr", &self.bind_addr)
+            .field("public_url", &self.public_url)
+            .field("database_url", &mask_url(self.database_url.expose_secret()))
+            .field("db_max_connections", &self.db_max_connections)
+            .field("db_schema", &self.db_schema)
+            .field("redis_url", &mask_url(self.redis_url.expose_secret()))
+            .field("redis_pool_size", &self.redis_pool_size)
+            .field("redis_prefix", &self.redis_prefix)
+            .field("jwt_secret", &"***")
+            .field("media_dir", &self.media_dir)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("min_age", &self.min_age)
+            .field("access_ttl_sec", &self.access_ttl_sec)
+            .field("refresh_ttl_sec", &self.refresh_ttl_sec)
+            .field("signup_ip_limit", &self.signup_ip_limit)
+            .field("login_fail_limit", &self.login_fail_limit)
+            .field("login_ip_fail_limit", &self.login_ip_fail_limit)
+            .field("login_fail_window_sec", &self.login_fail_window_sec)
+            .field("sms_code_ttl_sec", &self.sms_code_ttl_sec)
+            .field("sms_resend_cooldown_sec", &self.sms_resend_cooldown_sec)
+            .field("sms_daily_limit", &self.sms_daily_limit)
+            .field("sms_ip_limit", &self.sms_ip_limit)
+            .field("sms_verified_ttl_sec", &self.sms_verified_ttl_sec)
+            .field("sms_provider_url", &self.sms_provider_url)
+            .field(
+                "sms_provider_key",
+                &self.sms_provider_key.as_ref().map(|_| "***"),
+            )
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_source(&move |k: &str| map.get(k).cloned())
+    }
+
+    #[test]
+    fn production_requires_jwt_secret_and_sms_provider() {
+        let err = config(&[("APP_ENV", "production")]).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::RequiredInProduction("JWT_SECRET")
+        ));
+        let secret = "x".repeat(32);
+        let err = config(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::RequiredInProduction("SMS_PROVIDER_URL")
+        ));
+        let ok = config(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("SMS_PROVIDER_URL", "http://127.0.0.1:1/send"),
+        ]);
+        assert!(ok.unwrap().is_production());
+    }
+
+    #[test]
+    fn debug_output_masks_secrets() {
+        let cfg = config(&[
+            ("JWT_SECRET", "super-secret-value"),
+            ("DATABASE_URL", "postgres://app:hunter2@db:5432/x"),
+            ("SMS_PROVIDER_KEY", "key-123"),
+        ])
+        .unwrap();
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("super-secret-value"));
+        assert!(!shown.contains("hunter2"));
+        assert!(!shown.contains("key-123"));
+        assert!(shown.contains("postgres://app:***@db:5432/x"));
+    }
+
+    #[test]
+    fn bad_numbers_name_the_variable() {
+        let err = config(&[("MIN_AGE", "abc")]).unwrap_err();
+        assert!(err.to_string().starts_with("MIN_AGE is invalid"));
+    }
+}

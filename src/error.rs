@@ -1,0 +1,162 @@
+//! The one error type of the API and its mapping to the contract's bodies.
+//!
+//! Every handler returns `Result<_, ApiError>`; `ApiError::into_response`
+//! is the only place that decides a status code and an error body.
+
+use serde_json::{Value, json};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401 `{"error":"Invalid token"}`: missing, malformed, expired or revoked token.
+    #[error("invalid token")]
+    InvalidToken,
+    /// 401 with a document-specific message (wrong credentials).
+    #[error("bad credentials")]
+    BadCredentials(&'static str),
+    /// 403 `{"error":"Unauthorized access"}`.
+    #[error("forbidden")]
+    Forbidden,
+    /// 404 `{"error":"Resource not found"}`.
+    #[error("not found")]
+    NotFound,
+    /// 405 `{"error":"Method not allowed"}`.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 422 `{"error":"Validation error","details":...}`.
+    #[error("validation: {0}")]
+    Validation(String),
+    /// 409 `{"error": msg}`: a taken username or phone, a duplicate.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// 413 `{"error":"Payload too large"}`.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// 429 `{"error": msg, "wait_seconds": n}`.
+    #[error("rate limited for {wait_seconds}s")]
+    RateLimited {
+        message: &'static str,
+        wait_seconds: u64,
+    },
+    /// A body fixed by an API document (the SMS flows), sent as it is.
+    #[error("{status}")]
+    Document { status: StatusCode, body: Value },
+    /// 503 `{"error":"Service unavailable"}`: Redis, Postgres or a provider is unreachable.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// 500 `{"error":"Server error"}`; the cause is logged, never sent.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+pub const TOO_MANY_REQUESTS: &str = "잠시 후 다시 시도해주세요.";
+
+impl ApiError {
+    pub fn validation(details: impl Into<String>) -> Self {
+        ApiError::Validation(details.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidToken | ApiError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Document { status, .. } => *status,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        match self {
+            ApiError::InvalidToken => json!({"error": "Invalid token"}),
+            ApiError::BadCredentials(msg) => json!({"error": msg}),
+            ApiError::Forbidden => json!({"error": "Unauthorized access"}),
+            ApiError::NotFound => json!({"error": "Resource not found"}),
+            ApiError::MethodNotAllowed => json!({"error": "Method not allowed"}),
+            ApiError::Validation(details) => {
+                json!({"error": "Validation error", "details": details})
+            }
+            ApiError::Conflict(msg) => json!({"error": msg}),
+            ApiError::PayloadTooLarge => json!({"error": "Payload too large"}),
+            ApiError::RateLimited {
+                message,
+                wait_seconds,
+            } => json!({"error": message, "wait_seconds": wait_seconds}),
+            ApiError::Document { body, .. } => body.clone(),
+            ApiError::Unavailable(_) => json!({"error": "Service unavailable"}),
+            ApiError::Internal(_) => json!({"error": "Server error"}),
+        }
+    }
+
+    pub fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(cause) => tracing::error!(%cause, "request failed"),
+            ApiError::Unavailable(cause) => tracing::warn!(%cause, "dependency unavailable"),
+            _ => {}
+        }
+        crate::http::json_response(self.status(), &self.body())
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => ApiError::NotFound,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                ApiError::Unavailable(format!("postgres: {e}"))
+            }
+            other => ApiError::Internal(format!("postgres: {other}")),
+        }
+    }
+}
+
+impl From<fred::error::Error> for ApiError {
+    fn from(e: fred::error::Error) -> Self {
+        use fred::error::ErrorKind;
+        match e.kind() {
+            ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Backpressure => {
+                ApiError::Unavailable(format!("redis: {e}"))
+            }
+            _ => ApiError::Internal(format!("redis: {e}")),
+        }
+    }
+}
+
+/// True when a Postgres error is the violation of the named unique constraint.
+pub fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation() && db.constraint().is_some_and(|c| c == constraint)
+        }
+        _ => false,
+    }
+}
+
+/// `{"error": ...}`, for the OpenAPI document.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+/// `{"error":"Validation error","details": ...}`, for the OpenAPI document.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ValidationErrorBody {
+    pub error: String,
+    pub details: String,
+}
+
+/// `{"error": ..., "wait_seconds": n}`, for the OpenAPI document.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct RateLimitedBody {
+    pub error: String,
+    pub wait_seconds: u64,
+}

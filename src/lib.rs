@@ -1,0 +1,30 @@
+//! voxmatch: the backend of a voice-social app, serving two API documents
+//! (`shared/seeds/`) under the contract of `shared/SPEC.md`.
+//!
+//! A tour for newcomers:
+//! - `startup` builds everything from a `config::Config` and serves; `main`
+//!   only reads the config and calls it.
+//! - `http` holds the shared filters (state, auth, bodies, client address)
+//!   and the one `recover`; `error::ApiError` is the one error type and the
+//!   only place that picks status codes and error bodies.
+//! - Domains, each with its own router: `auth` (accounts, tokens, sessions),
+//!   `sms` (phone verification), `users` (the users table, profile),
+//!   `media` (uploads: storage seam, image cleaning), `ops` (health,
+//!   readiness, metrics, OpenAPI).
+//! - `redis` names every key (`redis::keys`) and loads every Lua script of
+//!   `lua/` (`redis::scripts`); `ratelimit` is the fixed-window limiter on top.
+//! - Postgres schema: `migrations/`, applied at start.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod media;
+pub mod ops;
+pub mod ratelimit;
+pub mod redis;
+pub mod sms;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod users;

@@ -1,0 +1,62 @@
+//! Uploaded media: the storage seam, image cleaning, and the public route
+//! that serves profile images.
+
+pub mod images;
+pub mod storage;
+
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+use crate::error::{ApiError, ApiResult};
+use crate::http::{respond, with_state};
+use crate::state::AppState;
+
+/// Storage key prefix of profile images (served without auth, like any avatar).
+pub const PROFILE_DIR: &str = "profiles";
+
+/// The URL the app loads for a stored key.
+pub fn url(state: &AppState, key: &str) -> String {
+    format!("{}/media/{key}", state.public_url)
+}
+
+pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
+    warp::path!("media" / "profiles" / String)
+        .and(warp::get())
+        .and(with_state(state))
+        .then(|name: String, state: AppState| async move {
+            respond(profile_image(state, name).await)
+        })
+        .boxed()
+}
+
+async fn profile_image(state: AppState, name: String) -> ApiResult<Response> {
+    let key = format!("{PROFILE_DIR}/{name}");
+    let data = state
+        .storage
+        .get(&key)
+        .await
+        .map_err(|e| ApiError::Internal(format!("media read: {e}")))?
+        .ok_or(ApiError::NotFound)?;
+    let content_type = match name.rsplit('.').next() {
+        Some("jpg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("webp") => "image/webp",
+        _ => "application/octet-stream",
+    };
+    let mut res = Response::new(data.into());
+    let headers = res.headers_mut();
+    headers.insert(
+        "content-type",
+        warp::http::HeaderValue::from_static(content_type),
+    );
+    headers.insert(
+        "cache-control",
+        warp::http::HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    headers.insert(
+        "x-content-type-options",
+        warp::http::HeaderValue::from_static("nosniff"),
+    );
+    Ok(res)
+}

@@ -1,0 +1,123 @@
+//! Prometheus metrics. Routes are labelled by their pattern (`/api/broadcasts/{id}`),
+//! never by raw paths, so that the label set stays bounded.
+
+use std::collections::HashSet;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    known_routes: HashSet<String>,
+}
+
+impl Metrics {
+    /// `routes`: every route pattern served, as the OpenAPI document lists them.
+    pub fn new(routes: impl IntoIterator<Item = String>) -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route, method and status",
+            ),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 30.0, 60.0,
+            ]),
+            &["route", "method"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(requests.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(latency.clone()))
+            .expect("registered once");
+        let known_routes = routes
+            .into_iter()
+            .map(|r| r.trim_end_matches('/').to_owned())
+            .collect();
+        Metrics {
+            registry,
+            requests,
+            latency,
+            known_routes,
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The route pattern of a request path: numeric segments become `{id}`,
+    /// media keys `{key}`, and unknown paths `unmatched`.
+    pub fn route_label(&self, path: &str) -> String {
+        if path.starts_with("/media/") {
+            return "/media/{key}".to_owned();
+        }
+        let pattern: Vec<&str> = path
+            .trim_end_matches('/')
+            .split('/')
+            .map(|seg| {
+                if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+                    "{id}"
+                } else {
+                    seg
+                }
+            })
+            .collect();
+        let pattern = pattern.join("/");
+        if self.known_routes.contains(&pattern) {
+            pattern
+        } else {
+            "unmatched".to_owned()
+        }
+    }
+
+    pub fn observe(&self, path: &str, method: &str, status: u16, seconds: f64) {
+        let route = self.route_label(path);
+        self.requests
+            .with_label_values(&[route.as_str(), method, &status.to_string()])
+            .inc();
+        self.latency
+            .with_label_values(&[route.as_str(), method])
+            .observe(seconds);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding of gathered metrics");
+        String::from_utf8(out).expect("prometheus text is UTF-8")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+
+    #[test]
+    fn labels_are_patterns() {
+        let m = Metrics::new([
+            "/api/broadcasts/{id}".to_owned(),
+            "/api/auth/login/".to_owned(),
+        ]);
+        assert_eq!(m.route_label("/api/broadcasts/42"), "/api/broadcasts/{id}");
+        assert_eq!(m.route_label("/api/auth/login"), "/api/auth/login");
+        assert_eq!(m.route_label("/api/auth/login/"), "/api/auth/login");
+        assert_eq!(m.route_label("/nope/123"), "unmatched");
+        assert_eq!(m.route_label("/media/profiles/abc.png"), "/media/{key}");
+    }
+}

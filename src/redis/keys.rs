@@ -1,0 +1,50 @@
+//! Every Redis key name and its hash tag, in one place.
+//!
+//! A key's `{...}` part is its Redis Cluster hash tag: keys that one script
+//! touches share it, everything else is tagged by its owner (session, phone,
+//! client address) so that keys spread evenly over Cluster masters.
+
+#[derive(Clone, Debug)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Self {
+        Keys {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// `uid:jti` of a login session; gone once the session is revoked.
+    pub fn session(&self, sid: &str) -> String {
+        format!("{}sess:{{{sid}}}", self.prefix)
+    }
+
+    /// A fixed-window counter for one limit (`kind`) of one subject (user, phone, address).
+    pub fn rate(&self, kind: &str, subject: &str) -> String {
+        format!("{}rl:{kind}:{{{subject}}}", self.prefix)
+    }
+
+    /// The four keys of one phone's SMS verification state, sharing the phone's tag.
+    pub fn sms(&self, phone: &str) -> SmsKeys {
+        let p = &self.prefix;
+        SmsKeys {
+            code: format!("{p}sms:{{{phone}}}:code"),
+            cooldown: format!("{p}sms:{{{phone}}}:cooldown"),
+            daily: format!("{p}sms:{{{phone}}}:daily"),
+            verified: format!("{p}sms:{{{phone}}}:verified"),
+        }
+    }
+}
+
+pub struct SmsKeys {
+    /// Hash: `h` (keyed hash of the code), `attempts`, `exp` (unix seconds).
+    pub code: String,
+    /// Exists while a new code may not be sent yet.
+    pub cooldown: String,
+    /// Codes sent in the current 24-hour window.
+    pub daily: String,
+    /// Unix seconds of the last successful verification, for 30 minutes.
+    pub verified: String,
+}

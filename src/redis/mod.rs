@@ -1,0 +1,63 @@
+//! Redis: the connection pool, every key name (`keys`) and the Lua scripts (`scripts`).
+
+pub mod keys;
+pub mod scripts;
+
+use fred::prelude::*;
+use fred::types::{MultipleKeys, MultipleValues};
+use secrecy::ExposeSecret;
+
+pub use keys::Keys;
+pub use scripts::Scripts;
+
+use crate::config::Config;
+
+/// The pool, the key names and the loaded scripts, shared by every request.
+#[derive(Clone)]
+pub struct Redis {
+    pub pool: Pool,
+    pub keys: Keys,
+    pub scripts: std::sync::Arc<Scripts>,
+}
+
+impl Redis {
+    pub async fn connect(cfg: &Config) -> Result<Self, fred::error::Error> {
+        let config = fred::types::config::Config::from_url(cfg.redis_url.expose_secret())?;
+        let pool = Builder::from_config(config)
+            .with_connection_config(|c| {
+                c.connection_timeout = std::time::Duration::from_secs(5);
+            })
+            .with_performance_config(|p| {
+                p.default_command_timeout = std::time::Duration::from_secs(5);
+            })
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
+            .build_pool(cfg.redis_pool_size)?;
+        pool.init().await?;
+        let scripts = Scripts::default();
+        scripts.load_all(pool.next()).await?;
+        Ok(Redis {
+            pool,
+            keys: Keys::new(&cfg.redis_prefix),
+            scripts: std::sync::Arc::new(scripts),
+        })
+    }
+
+    /// Runs a script by SHA on the next pooled connection, loading it again
+    /// if the server forgot it (restart, `SCRIPT FLUSH`, failover).
+    pub async fn run<R, K, V>(
+        &self,
+        script: &fred::types::scripts::Script,
+        keys: K,
+        args: V,
+    ) -> Result<R, fred::error::Error>
+    where
+        R: FromValue,
+        K: Into<MultipleKeys> + Send,
+        V: TryInto<MultipleValues> + Send,
+        V::Error: Into<fred::error::Error> + Send,
+    {
+        script
+            .evalsha_with_reload(self.pool.next(), keys, args)
+            .await
+    }
+}

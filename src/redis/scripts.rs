@@ -1,0 +1,60 @@
+//! The Lua scripts under `lua/`, compiled into the binary, loaded once at
+//! start and run by SHA (`Redis::run` reloads them after `NOSCRIPT`).
+
+use fred::prelude::*;
+use fred::types::scripts::Script;
+
+macro_rules! lua {
+    ($path:literal) => {
+        Script::from_lua(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/lua/",
+            $path
+        )))
+    };
+}
+
+pub struct Scripts {
+    pub rotate_refresh: Script,
+    pub rate_hit: Script,
+    pub rate_peek: Script,
+    pub sms_issue: Script,
+    pub sms_cancel: Script,
+    pub sms_claim_attempt: Script,
+    pub sms_confirm: Script,
+}
+
+impl Default for Scripts {
+    fn default() -> Self {
+        Scripts {
+            rotate_refresh: lua!("auth/rotate_refresh.lua"),
+            rate_hit: lua!("ratelimit/hit.lua"),
+            rate_peek: lua!("ratelimit/peek.lua"),
+            sms_issue: lua!("sms/issue_code.lua"),
+            sms_cancel: lua!("sms/cancel_code.lua"),
+            sms_claim_attempt: lua!("sms/claim_attempt.lua"),
+            sms_confirm: lua!("sms/confirm.lua"),
+        }
+    }
+}
+
+impl Scripts {
+    fn all(&self) -> [&Script; 7] {
+        [
+            &self.rotate_refresh,
+            &self.rate_hit,
+            &self.rate_peek,
+            &self.sms_issue,
+            &self.sms_cancel,
+            &self.sms_claim_attempt,
+            &self.sms_confirm,
+        ]
+    }
+
+    pub async fn load_all(&self, client: &Client) -> Result<(), fred::error::Error> {
+        for script in self.all() {
+            script.load(client).await?;
+        }
+        Ok(())
+    }
+}

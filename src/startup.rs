@@ -1,0 +1,190 @@
+//! Builds the application from a `Config`: pools, migrations, scripts,
+//! routes; binds (port 0 works, for tests) and serves until shut down.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+use crate::auth::Tokens;
+use crate::config::Config;
+use crate::media::storage::DiskStorage;
+use crate::ops::metrics::Metrics;
+use crate::redis::Redis;
+use crate::sms::provider::{HttpSms, LogOnlySms, SmsSender};
+use crate::state::{App, AppState};
+use crate::{auth, http, media, ops, sms, telemetry, users};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("postgres: {0}")]
+    Postgres(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("redis: {0}")]
+    Redis(#[from] fred::error::Error),
+    #[error("bind {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+}
+
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    routes: BoxedFilter<(Response,)>,
+    pub state: AppState,
+}
+
+pub async fn connect_postgres(cfg: &Config) -> Result<PgPool, sqlx::Error> {
+    let mut options = PgConnectOptions::from_str(cfg.database_url.expose_secret())?;
+    if let Some(schema) = &cfg.db_schema {
+        options = options.options([("search_path", schema.as_str())]);
+    }
+    PgPoolOptions::new()
+        .max_connections(cfg.db_max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+}
+
+impl Application {
+    pub async fn build(cfg: Config) -> Result<Self, StartupError> {
+        let db = connect_postgres(&cfg).await?;
+        sqlx::migrate!("./migrations").run(&db).await?;
+        let redis = Redis::connect(&cfg).await?;
+        let sms: Arc<dyn SmsSender> = match &cfg.sms_provider_url {
+            Some(url) => Arc::new(HttpSms::new(url.clone(), cfg.sms_provider_key.clone())),
+            None => Arc::new(LogOnlySms),
+        };
+        let (openapi, route_patterns) = ops::openapi::document();
+        let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
+            .await
+            .map_err(|e| StartupError::Bind(cfg.bind_addr, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind(cfg.bind_addr, e))?;
+        let public_url = cfg
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let state: AppState = Arc::new(App {
+            public_url,
+            tokens: Tokens::new(&cfg),
+            storage: Arc::new(DiskStorage::new(cfg.media_dir.clone())),
+            metrics: Metrics::new(route_patterns),
+            sms,
+            db,
+            redis,
+            cfg,
+        });
+        let routes = routes(state.clone(), openapi.into());
+        Ok(Application {
+            listener,
+            addr,
+            routes,
+            state,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` resolves, then lets open requests finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        tracing::info!(addr = %self.addr, "serving");
+        warp::serve(self.routes)
+            .incoming(self.listener)
+            .graceful(shutdown)
+            .run()
+            .await;
+        tracing::info!("stopped");
+    }
+}
+
+/// Every route of the API, the one `recover`, and per-request bookkeeping
+/// (request id header, tracing span, metrics).
+pub fn routes(state: AppState, openapi: bytes::Bytes) -> BoxedFilter<(Response,)> {
+    let api = auth::routes(state.clone())
+        .or(sms::routes(state.clone()))
+        .unify()
+        .or(users::routes(state.clone()))
+        .unify()
+        .or(media::routes(state.clone()))
+        .unify()
+        .or(ops::routes(state.clone(), openapi))
+        .unify()
+        .recover(http::recover)
+        .unify();
+    let start = warp::method().and(warp::path::full()).map(|method, path| {
+        let id = telemetry::request_id();
+        tracing::Span::current().record("request_id", id.as_str());
+        (id, method, path, Instant::now())
+    });
+    start
+        .and(api)
+        .map(
+            move |(id, method, path, started): (
+                String,
+                warp::http::Method,
+                warp::path::FullPath,
+                Instant,
+            ),
+                  mut res: Response| {
+                let status = res.status().as_u16();
+                let elapsed = started.elapsed();
+                state.metrics.observe(
+                    path.as_str(),
+                    method.as_str(),
+                    status,
+                    elapsed.as_secs_f64(),
+                );
+                tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1e3, "request");
+                if let Ok(value) = warp::http::HeaderValue::from_str(&id) {
+                    res.headers_mut().insert("x-request-id", value);
+                }
+                res
+            },
+        )
+        .with(warp::trace(|info| {
+            tracing::info_span!(
+                "http",
+                method = %info.method(),
+                path = %info.path(),
+                request_id = tracing::field::Empty,
+                user_id = tracing::field::Empty,
+            )
+        }))
+        .map(warp::Reply::into_response)
+        .boxed()
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

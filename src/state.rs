@@ -1,0 +1,26 @@
+//! `AppState`: everything a request needs, built once at start.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::auth::Tokens;
+use crate::config::Config;
+use crate::media::storage::MediaStorage;
+use crate::ops::metrics::Metrics;
+use crate::redis::Redis;
+use crate::sms::provider::SmsSender;
+
+pub type AppState = Arc<App>;
+
+pub struct App {
+    pub cfg: Config,
+    /// Base URL of media links: `PUBLIC_URL`, or the address the server bound.
+    pub public_url: String,
+    pub db: PgPool,
+    pub redis: Redis,
+    pub tokens: Tokens,
+    pub storage: Arc<dyn MediaStorage>,
+    pub sms: Arc<dyn SmsSender>,
+    pub metrics: Metrics,
+}

@@ -1,0 +1,27 @@
+//! Logging: tracing with an env filter (`RUST_LOG`), JSON lines when
+//! `LOG_FORMAT=json`. Request spans carry `request_id` and `user_id`.
+
+use tracing_subscriber::EnvFilter;
+
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let result = if std::env::var("LOG_FORMAT").as_deref() == Ok("json") {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init()
+    } else {
+        builder.compact().try_init()
+    };
+    // a second init (tests start many servers in one process) keeps the first
+    drop(result);
+}
+
+/// A request id: 64 random bits, hex.
+pub fn request_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}

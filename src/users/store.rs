@@ -1,0 +1,142 @@
+//! SQL on the `users` table.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct User {
+    pub id: i64,
+    pub username: Option<String>,
+    pub phone_number: Option<String>,
+    pub nickname: Option<String>,
+    pub password_hash: String,
+    pub age: Option<i32>,
+    pub gender: Option<String>,
+    pub profile_image: Option<String>,
+    pub gems: i64,
+    pub created_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl User {
+    /// The name shown where a document asks for `nickname`: the nickname, else the username.
+    pub fn display_nickname(&self) -> String {
+        self.nickname
+            .clone()
+            .or_else(|| self.username.clone())
+            .unwrap_or_default()
+    }
+
+    /// The name shown where a document asks for `username`: the username, else the nickname.
+    pub fn display_username(&self) -> String {
+        self.username
+            .clone()
+            .or_else(|| self.nickname.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// The columns of `User`, as a literal so that queries stay static strings.
+macro_rules! user_columns {
+    () => {
+        "id, username, phone_number, nickname, password_hash, age, gender, \
+         profile_image, gems, created_at, last_login_at"
+    };
+}
+
+pub struct NewUser<'a> {
+    pub username: Option<&'a str>,
+    pub phone_number: Option<&'a str>,
+    pub nickname: Option<&'a str>,
+    pub password_hash: &'a str,
+    pub age: Option<i32>,
+    pub gender: Option<&'a str>,
+    pub profile_image: Option<&'a str>,
+}
+
+/// Unique index names, as Postgres reports them on a violation.
+pub const USERNAME_TAKEN: &str = "users_username_key";
+pub const PHONE_TAKEN: &str = "users_phone_number_key";
+
+pub async fn insert(db: &PgPool, new: &NewUser<'_>) -> Result<User, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "INSERT INTO users (username, phone_number, nickname, password_hash, age, gender, profile_image)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+        user_columns!()
+    ))
+    .bind(new.username)
+    .bind(new.phone_number)
+    .bind(new.nickname)
+    .bind(new.password_hash)
+    .bind(new.age)
+    .bind(new.gender)
+    .bind(new.profile_image)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn by_id(db: &PgPool, id: i64) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn by_username(db: &PgPool, username: &str) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE lower(username) = lower($1)"
+    ))
+    .bind(username)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn by_phone(db: &PgPool, phone: &str) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE phone_number = $1"
+    ))
+    .bind(phone)
+    .fetch_optional(db)
+    .await
+}
+
+/// Records a successful login and returns its time.
+pub async fn touch_login(db: &PgPool, id: i64) -> Result<DateTime<Utc>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE users SET last_login_at = now() WHERE id = $1 RETURNING last_login_at",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await
+}
+
+/// Changes the username and/or profile image; returns the replaced image key.
+pub async fn update_profile(
+    db: &PgPool,
+    id: i64,
+    username: Option<&str>,
+    profile_image: Option<&str>,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE users AS u SET
+             username = COALESCE($2, u.username),
+             profile_image = COALESCE($3, u.profile_image),
+             updated_at = now()
+         FROM (SELECT profile_image FROM users WHERE id = $1 FOR UPDATE) AS old
+         WHERE u.id = $1
+         RETURNING old.profile_image",
+    )
+    .bind(id)
+    .bind(username)
+    .bind(profile_image)
+    .fetch_one(db)
+    .await
+}

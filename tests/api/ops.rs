@@ -1,0 +1,130 @@
+//! Health, readiness, metrics, the OpenAPI document, request ids.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn healthz_and_readyz_answer() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.get("/healthz", None).await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
+    assert_eq!(
+        app.get("/readyz", None).await,
+        (
+            StatusCode::OK,
+            json!({"status": "ready", "redis": "ok", "postgres": "ok"})
+        )
+    );
+}
+
+#[tokio::test]
+async fn readyz_is_503_when_postgres_is_gone() {
+    let app = spawn_app().await;
+    app.state.db.close().await;
+    let (status, body) = app.get("/readyz", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body,
+        json!({"error": "Service unavailable", "redis": "ok", "postgres": "down"})
+    );
+    // and requests that need it are 503 in the contract's shape, not 500
+    let (status, body) = app.login("someone", "password1").await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "Service unavailable"})
+        )
+    );
+}
+
+#[tokio::test]
+async fn readyz_is_503_when_redis_is_gone() {
+    let app = spawn_app().await;
+    fred::prelude::ClientLike::quit(&app.state.redis.pool)
+        .await
+        .unwrap();
+    let (status, body) = app.get("/readyz", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body,
+        json!({"error": "Service unavailable", "redis": "down", "postgres": "ok"})
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_pattern_and_status() {
+    let app = spawn_app().await;
+    app.get("/healthz", None).await;
+    app.get("/healthz/", None).await;
+    app.get("/no/such/thing", None).await;
+    let text = app
+        .client
+        .get(app.at("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"http_requests_total{method="GET",route="/healthz",status="200"} 2"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"http_requests_total{method="GET",route="unmatched",status="404"} 1"#));
+    assert!(text.contains("http_request_duration_seconds_bucket"));
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route_with_its_error_bodies() {
+    let app = spawn_app().await;
+    let (status, doc) = app.get("/api/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/auth/signup/", "post"),
+        ("/api/auth/login/", "post"),
+        ("/api/auth/logout/", "post"),
+        ("/api/auth/refresh/", "post"),
+        ("/api/auth/register", "post"),
+        ("/api/auth/request_code", "post"),
+        ("/api/auth/resend_code", "post"),
+        ("/api/auth/verify_code", "post"),
+        ("/api/user/profile/", "get"),
+        ("/api/user/profile/", "put"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+        ("/api/openapi.json", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing"
+        );
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "ErrorBody",
+        "ValidationErrorBody",
+        "RateLimitedBody",
+        "LoginRequest",
+        "SignupForm",
+    ] {
+        assert!(schemas.contains_key(name), "{name} missing");
+    }
+}
+
+#[tokio::test]
+async fn responses_carry_a_request_id() {
+    let app = spawn_app().await;
+    let res = app.client.get(app.at("/healthz")).send().await.unwrap();
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 16);
+    let res = app.client.get(app.at("/nope")).send().await.unwrap();
+    assert!(res.headers().contains_key("x-request-id"));
+}
