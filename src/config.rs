@@ -52,6 +52,22 @@ pub struct Config {
     pub sms_verified_ttl_sec: u64,
     pub sms_provider_url: Option<String>,
     pub sms_provider_key: Option<SecretString>,
+
+    pub matching: MatchConfig,
+}
+
+/// Tunables of the matching engine.
+#[derive(Clone, Debug)]
+pub struct MatchConfig {
+    /// Pool shards (regions), in a fixed order shared by every node; the first is the default.
+    pub shards: Vec<String>,
+    pub rematch_cooldown_sec: u64,
+    pub show_time_sec: u64,
+    pub filter_gem_cost: i64,
+    pub wait_default_sec: u64,
+    pub wait_max_sec: u64,
+    /// A waiting user with no open long poll, WebSocket or SSE for this long leaves the pool.
+    pub ghost_timeout_sec: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +177,16 @@ impl Config {
             sms_verified_ttl_sec: parse(src, "SMS_VERIFIED_TTL_SEC", 30 * 60)?,
             sms_provider_url,
             sms_provider_key: src.get("SMS_PROVIDER_KEY").map(SecretString::from),
+
+            matching: MatchConfig {
+                shards: match_shards(src.get("MATCH_SHARDS"))?,
+                rematch_cooldown_sec: parse(src, "REMATCH_COOLDOWN_SEC", 600)?,
+                show_time_sec: parse(src, "SHOW_TIME_SEC", 10)?,
+                filter_gem_cost: parse(src, "FILTER_MATCH_GEM_COST", 1)?,
+                wait_default_sec: parse(src, "MATCH_WAIT_DEFAULT_SEC", 25)?,
+                wait_max_sec: parse(src, "MATCH_WAIT_MAX_SEC", 60)?,
+                ghost_timeout_sec: parse(src, "GHOST_TIMEOUT_SEC", 30)?,
+            },
         })
     }
 
@@ -183,6 +209,24 @@ where
                 reason: e.to_string(),
             }),
     }
+}
+
+/// Shard names: letters, digits, `-` and `_`, at most 64 of them (match ids carry the index).
+fn match_shards(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
+    let raw = raw.unwrap_or_else(|| "global".to_owned());
+    let shards: Vec<String> = raw.split(',').map(|s| s.trim().to_owned()).collect();
+    let valid = |s: &String| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if shards.is_empty() || shards.len() > 64 || !shards.iter().all(valid) {
+        return Err(ConfigError::Invalid {
+            name: "MATCH_SHARDS",
+            reason: "a comma-separated list of 1 to 64 names of [A-Za-z0-9_-]".into(),
+        });
+    }
+    Ok(shards)
 }
 
 /// `scheme://user:password@host/...` with the password replaced by `***`.

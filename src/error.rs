@@ -33,6 +33,9 @@ pub enum ApiError {
     /// 413 `{"error":"Payload too large"}`.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// 402 `{"error": msg, "required": n, "balance": m}`: too few gems for a filtered match.
+    #[error("not enough gems")]
+    NotEnoughGems { required: i64, balance: i64 },
     /// 429 `{"error": msg, "wait_seconds": n}`.
     #[error("rate limited for {wait_seconds}s")]
     RateLimited {
@@ -53,6 +56,7 @@ pub enum ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 pub const TOO_MANY_REQUESTS: &str = "잠시 후 다시 시도해주세요.";
+pub const NOT_ENOUGH_GEMS: &str = "보석이 부족합니다.";
 
 impl ApiError {
     pub fn validation(details: impl Into<String>) -> Self {
@@ -68,6 +72,7 @@ impl ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotEnoughGems { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Document { status, .. } => *status,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -87,6 +92,9 @@ impl ApiError {
             }
             ApiError::Conflict(msg) => json!({"error": msg}),
             ApiError::PayloadTooLarge => json!({"error": "Payload too large"}),
+            ApiError::NotEnoughGems { required, balance } => {
+                json!({"error": NOT_ENOUGH_GEMS, "required": required, "balance": balance})
+            }
             ApiError::RateLimited {
                 message,
                 wait_seconds,
@@ -152,6 +160,14 @@ pub struct ErrorBody {
 pub struct ValidationErrorBody {
     pub error: String,
     pub details: String,
+}
+
+/// `{"error": ..., "required": n, "balance": m}`, for the OpenAPI document.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct NotEnoughGemsBody {
+    pub error: String,
+    pub required: i64,
+    pub balance: i64,
 }
 
 /// `{"error": ..., "wait_seconds": n}`, for the OpenAPI document.

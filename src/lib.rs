@@ -9,7 +9,9 @@
 //!   only place that picks status codes and error bodies.
 //! - Domains, each with its own router: `auth` (accounts, tokens, sessions),
 //!   `sms` (phone verification), `users` (the users table, profile),
-//!   `media` (uploads: storage seam, image cleaning), `ops` (health,
+//!   `media` (uploads: storage seam, image cleaning), `matching` (settings,
+//!   the pool, decisions; see docs/matching.md), `gems` (balance, ledger),
+//!   `realtime` (the cross-node event hub, WebSocket, SSE), `ops` (health,
 //!   readiness, metrics, OpenAPI).
 //! - `redis` names every key (`redis::keys`) and loads every Lua script of
 //!   `lua/` (`redis::scripts`); `ratelimit` is the fixed-window limiter on top.
@@ -18,10 +20,13 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod gems;
 pub mod http;
+pub mod matching;
 pub mod media;
 pub mod ops;
 pub mod ratelimit;
+pub mod realtime;
 pub mod redis;
 pub mod sms;
 pub mod startup;

@@ -16,12 +16,14 @@ use warp::reply::Response;
 
 use crate::auth::Tokens;
 use crate::config::Config;
+use crate::matching::ids::MatchIds;
 use crate::media::storage::DiskStorage;
 use crate::ops::metrics::Metrics;
+use crate::realtime::hub::{self, Hub};
 use crate::redis::Redis;
 use crate::sms::provider::{HttpSms, LogOnlySms, SmsSender};
 use crate::state::{App, AppState};
-use crate::{auth, http, media, ops, sms, telemetry, users};
+use crate::{auth, gems, http, matching, media, ops, realtime, sms, telemetry, users};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -59,6 +61,9 @@ impl Application {
         let db = connect_postgres(&cfg).await?;
         sqlx::migrate!("./migrations").run(&db).await?;
         let redis = Redis::connect(&cfg).await?;
+        let hub = Arc::new(Hub::default());
+        let redis_config = fred::types::config::Config::from_url(cfg.redis_url.expose_secret())?;
+        let bus = hub::listen(redis_config, redis.keys.events_channel(), hub.clone()).await?;
         let sms: Arc<dyn SmsSender> = match &cfg.sms_provider_url {
             Some(url) => Arc::new(HttpSms::new(url.clone(), cfg.sms_provider_key.clone())),
             None => Arc::new(LogOnlySms),
@@ -79,11 +84,16 @@ impl Application {
             tokens: Tokens::new(&cfg),
             storage: Arc::new(DiskStorage::new(cfg.media_dir.clone())),
             metrics: Metrics::new(route_patterns),
+            hub,
+            match_ids: MatchIds::default(),
+            bus,
+            stopping: tokio::sync::watch::channel(false).0,
             sms,
             db,
             redis,
             cfg,
         });
+        matching::tasks::spawn(state.clone(), state.stopping.subscribe());
         let routes = routes(state.clone(), openapi.into());
         Ok(Application {
             listener,
@@ -97,14 +107,24 @@ impl Application {
         self.addr
     }
 
-    /// Serves until `shutdown` resolves, then lets open requests finish.
+    /// Serves until `shutdown` resolves, then lets open requests finish:
+    /// long polls answer at once, event streams close, background tasks end.
+    /// Waiting users stay in the pool; if they do not come back through
+    /// another node, the ghost timeout takes them out.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         tracing::info!(addr = %self.addr, "serving");
+        let state = self.state.clone();
+        let stop = async move {
+            shutdown.await;
+            state.hub.close();
+            let _ = state.stopping.send(true);
+        };
         warp::serve(self.routes)
             .incoming(self.listener)
-            .graceful(shutdown)
+            .graceful(stop)
             .run()
             .await;
+        let _ = fred::prelude::ClientLike::quit(&self.state.bus).await;
         tracing::info!("stopped");
     }
 }
@@ -116,6 +136,12 @@ pub fn routes(state: AppState, openapi: bytes::Bytes) -> BoxedFilter<(Response,)
         .or(sms::routes(state.clone()))
         .unify()
         .or(users::routes(state.clone()))
+        .unify()
+        .or(matching::routes(state.clone()))
+        .unify()
+        .or(gems::routes(state.clone()))
+        .unify()
+        .or(realtime::routes(state.clone()))
         .unify()
         .or(media::routes(state.clone()))
         .unify()

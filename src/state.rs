@@ -6,8 +6,10 @@ use sqlx::PgPool;
 
 use crate::auth::Tokens;
 use crate::config::Config;
+use crate::matching::ids::MatchIds;
 use crate::media::storage::MediaStorage;
 use crate::ops::metrics::Metrics;
+use crate::realtime::hub::Hub;
 use crate::redis::Redis;
 use crate::sms::provider::SmsSender;
 
@@ -23,4 +25,10 @@ pub struct App {
     pub storage: Arc<dyn MediaStorage>,
     pub sms: Arc<dyn SmsSender>,
     pub metrics: Metrics,
+    pub hub: Arc<Hub>,
+    pub match_ids: MatchIds,
+    /// The subscription that feeds `hub` from the other nodes.
+    pub bus: fred::clients::SubscriberClient,
+    /// Set when the server stops: background tasks end.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }

@@ -4,7 +4,9 @@
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // warp's own per-request events repeat what the "request" line says
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,warp::filters::trace=off"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);

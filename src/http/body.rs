@@ -162,6 +162,12 @@ impl Body {
     }
 }
 
+/// `application/x-www-form-urlencoded` (a form body or a query string) into `T`.
+pub fn decode_form<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
+    serde_path_to_error::deserialize(de).map_err(|e| field_error(e.path(), e.inner()))
+}
+
 fn multipart_error(e: multer::Error) -> ApiError {
     match e {
         multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {

@@ -21,8 +21,15 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
-    let bytes = serde_json::to_vec(body).expect("response bodies serialize");
-    let mut res = Response::new(bytes.into());
+    json_text(
+        status,
+        serde_json::to_string(body).expect("response bodies serialize"),
+    )
+}
+
+/// A response whose body is JSON text already.
+pub fn json_text(status: StatusCode, body: String) -> Response {
+    let mut res = Response::new(body.into());
     *res.status_mut() = status;
     res.headers_mut().insert(
         warp::http::header::CONTENT_TYPE,
@@ -84,6 +91,15 @@ fn token_from_query(query: &str) -> Option<String> {
         .into_iter()
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v)
+}
+
+/// The query string decoded into `T`, or the 422 naming the field.
+pub fn query<T: serde::de::DeserializeOwned + Send>()
+-> impl Filter<Extract = (ApiResult<T>,), Error = Infallible> + Clone {
+    warp::query::raw()
+        .or(warp::any().map(String::new))
+        .unify()
+        .map(|raw: String| body::decode_form::<T>(raw.as_bytes()))
 }
 
 /// The client's address: the socket peer, or the left-most `X-Forwarded-For`

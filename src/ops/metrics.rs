@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -12,6 +13,13 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     known_routes: HashSet<String>,
+    /// Pairs made by this node.
+    pub matches: IntCounter,
+    /// How long the waiting side of each pair waited.
+    pub match_wait: Histogram,
+    /// Users waiting, by shard (as the last housekeeping run saw them).
+    pub pool_size: IntGaugeVec,
+    pub websockets: IntGauge,
 }
 
 impl Metrics {
@@ -38,12 +46,35 @@ impl Metrics {
             &["route", "method"],
         )
         .expect("valid metric");
-        registry
-            .register(Box::new(requests.clone()))
-            .expect("registered once");
-        registry
-            .register(Box::new(latency.clone()))
-            .expect("registered once");
+        let matches = IntCounter::new("matches_made_total", "Pairs made").expect("valid metric");
+        let match_wait = Histogram::with_opts(
+            HistogramOpts::new(
+                "match_wait_seconds",
+                "Time the waiting side of a pair waited",
+            )
+            .buckets(vec![
+                0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
+            ]),
+        )
+        .expect("valid metric");
+        let pool_size = IntGaugeVec::new(
+            Opts::new("match_pool_size", "Users waiting, by shard"),
+            &["shard"],
+        )
+        .expect("valid metric");
+        let websockets =
+            IntGauge::new("websockets_open", "Open WebSocket connections").expect("valid metric");
+        let collectors: [Box<dyn prometheus::core::Collector>; 6] = [
+            Box::new(requests.clone()),
+            Box::new(latency.clone()),
+            Box::new(matches.clone()),
+            Box::new(match_wait.clone()),
+            Box::new(pool_size.clone()),
+            Box::new(websockets.clone()),
+        ];
+        for collector in collectors {
+            registry.register(collector).expect("registered once");
+        }
         let known_routes = routes
             .into_iter()
             .map(|r| r.trim_end_matches('/').to_owned())
@@ -53,16 +84,19 @@ impl Metrics {
             requests,
             latency,
             known_routes,
+            matches,
+            match_wait,
+            pool_size,
+            websockets,
         }
-    }
-
-    pub fn registry(&self) -> &Registry {
-        &self.registry
     }
 
     /// The route pattern of a request path: numeric segments become `{id}`,
     /// media keys `{key}`, and unknown paths `unmatched`.
     pub fn route_label(&self, path: &str) -> String {
+        if path == "/ws" || path == "/ws/" {
+            return "/ws".to_owned();
+        }
         if path.starts_with("/media/") {
             return "/media/{key}".to_owned();
         }

@@ -21,6 +21,17 @@ impl Keys {
         format!("{}sess:{{{sid}}}", self.prefix)
     }
 
+    /// The key prefix of one matching shard, hash tag included: every key a
+    /// matching script touches starts with it, so a shard is one Cluster slot.
+    pub fn pool(&self, shard: &str) -> String {
+        format!("{}{{pool:{shard}}}", self.prefix)
+    }
+
+    /// The pub/sub channel that carries realtime events to every node.
+    pub fn events_channel(&self) -> String {
+        format!("{}events", self.prefix)
+    }
+
     /// A fixed-window counter for one limit (`kind`) of one subject (user, phone, address).
     pub fn rate(&self, kind: &str, subject: &str) -> String {
         format!("{}rl:{kind}:{{{subject}}}", self.prefix)

@@ -14,6 +14,16 @@ macro_rules! lua {
     };
 }
 
+/// A matching script, with the shared prelude `lua/matching/lib.lua` before it.
+macro_rules! matching_lua {
+    ($path:literal) => {
+        Script::from_lua(concat!(
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/lua/matching/lib.lua")),
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/lua/matching/", $path))
+        ))
+    };
+}
+
 pub struct Scripts {
     pub rotate_refresh: Script,
     pub rate_hit: Script,
@@ -22,6 +32,11 @@ pub struct Scripts {
     pub sms_cancel: Script,
     pub sms_claim_attempt: Script,
     pub sms_confirm: Script,
+    pub match_pair: Script,
+    pub match_decide: Script,
+    pub match_cancel: Script,
+    pub match_unpair: Script,
+    pub match_reap: Script,
 }
 
 impl Default for Scripts {
@@ -34,12 +49,17 @@ impl Default for Scripts {
             sms_cancel: lua!("sms/cancel_code.lua"),
             sms_claim_attempt: lua!("sms/claim_attempt.lua"),
             sms_confirm: lua!("sms/confirm.lua"),
+            match_pair: matching_lua!("pair.lua"),
+            match_decide: matching_lua!("decide.lua"),
+            match_cancel: matching_lua!("cancel.lua"),
+            match_unpair: matching_lua!("unpair.lua"),
+            match_reap: matching_lua!("reap.lua"),
         }
     }
 }
 
 impl Scripts {
-    fn all(&self) -> [&Script; 7] {
+    fn all(&self) -> [&Script; 12] {
         [
             &self.rotate_refresh,
             &self.rate_hit,
@@ -48,6 +68,11 @@ impl Scripts {
             &self.sms_cancel,
             &self.sms_claim_attempt,
             &self.sms_confirm,
+            &self.match_pair,
+            &self.match_decide,
+            &self.match_cancel,
+            &self.match_unpair,
+            &self.match_reap,
         ]
     }
 

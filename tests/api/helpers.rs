@@ -29,7 +29,9 @@ pub struct TestApp {
     pub url: String,
     pub client: Client,
     pub state: AppState,
+    pub schema: String,
     pub prefix: String,
+    pub media: std::path::PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _media: TempDir,
 }
@@ -62,8 +64,43 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     spawn_into(&schema, &prefix, vars).await
 }
 
+/// Another node of the same deployment: same schema, same Redis prefix.
+pub async fn spawn_node(of: &TestApp, vars: &[(&str, &str)]) -> TestApp {
+    spawn_into(&of.schema, &of.prefix, vars).await
+}
+
+/// Logs go through the test harness (shown for failing tests); `RUST_LOG` widens them.
+fn init_test_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,warp::filters::trace=off"));
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(filter)
+        .try_init();
+}
+
+fn test_env(schema: &str, prefix: &str, media: &std::path::Path) -> HashMap<String, String> {
+    [
+        ("DATABASE_URL", database_url()),
+        ("REDIS_URL", redis_url()),
+        ("DB_SCHEMA", schema.to_owned()),
+        ("REDIS_KEY_PREFIX", prefix.to_owned()),
+        ("BIND_ADDR", "127.0.0.1:0".to_owned()),
+        ("MEDIA_DIR", media.display().to_string()),
+        ("DB_MAX_CONNECTIONS", "5".to_owned()),
+        ("REDIS_POOL_SIZE", "2".to_owned()),
+        (
+            "JWT_SECRET",
+            "test-secret-test-secret-test-secret!".to_owned(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
 async fn spawn_into(schema: &str, prefix: &str, vars: &[(&str, &str)]) -> TestApp {
-    voxmatch::telemetry::init();
+    init_test_logging();
     let mut admin = sqlx::PgConnection::connect(&database_url())
         .await
         .expect("postgres");
@@ -74,23 +111,7 @@ async fn spawn_into(schema: &str, prefix: &str, vars: &[(&str, &str)]) -> TestAp
     .await
     .expect("create schema");
     let media = TempDir(std::env::temp_dir().join(unique("voxmatch-media-")));
-    let mut env: HashMap<String, String> = [
-        ("DATABASE_URL", database_url()),
-        ("REDIS_URL", redis_url()),
-        ("DB_SCHEMA", schema.to_owned()),
-        ("REDIS_KEY_PREFIX", prefix.to_owned()),
-        ("BIND_ADDR", "127.0.0.1:0".to_owned()),
-        ("MEDIA_DIR", media.0.display().to_string()),
-        ("DB_MAX_CONNECTIONS", "5".to_owned()),
-        ("REDIS_POOL_SIZE", "2".to_owned()),
-        (
-            "JWT_SECRET",
-            "test-secret-test-secret-test-secret!".to_owned(),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let mut env = test_env(schema, prefix, &media.0);
     for (k, v) in vars {
         env.insert(k.to_string(), v.to_string());
     }
@@ -106,7 +127,9 @@ async fn spawn_into(schema: &str, prefix: &str, vars: &[(&str, &str)]) -> TestAp
         url,
         client: Client::builder().no_proxy().build().unwrap(),
         state,
+        schema: schema.to_owned(),
         prefix: prefix.to_owned(),
+        media: media.0.clone(),
         stop: Some(stop),
         _media: media,
     }
@@ -223,4 +246,140 @@ impl TestApp {
 
 pub fn image_part(bytes: Vec<u8>, name: &str) -> Part {
     Part::bytes(bytes).file_name(name.to_owned())
+}
+
+/// A real `voxmatch` process on a free port, sharing `of`'s schema and Redis prefix.
+pub struct Process {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn spawn_process(of: &TestApp) -> Process {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_voxmatch"))
+        .envs(test_env(&of.schema, &of.prefix, &of.media))
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the voxmatch binary starts");
+    let process = Process {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..100 {
+        if let Ok(res) = reqwest::get(format!("{}/readyz", process.url)).await
+            && res.status().is_success()
+        {
+            return process;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("voxmatch process did not become ready");
+}
+
+/// A user made straight in the database (no argon2), with a live session:
+/// for tests that need many users.
+pub struct Member {
+    pub id: i64,
+    pub username: String,
+    pub token: String,
+}
+
+pub async fn member(app: &TestApp, gender: &str, age: i32) -> Member {
+    let username = unique("m");
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (username, password_hash, age, gender) VALUES ($1, 'x', $2, $3) RETURNING id",
+    )
+    .bind(&username)
+    .bind(age)
+    .bind(gender)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    let tokens = app
+        .state
+        .tokens
+        .start_session(&app.state.redis, id)
+        .await
+        .unwrap();
+    Member {
+        id,
+        username,
+        token: tokens.access,
+    }
+}
+
+pub async fn grant_gems(app: &TestApp, uid: i64, gems: i64) {
+    let reference = unique("grant");
+    let credited =
+        voxmatch::gems::ledger::credit(&app.state.db, uid, gems, "test_grant", &reference)
+            .await
+            .unwrap();
+    assert!(credited);
+}
+
+impl TestApp {
+    pub async fn settings(&self, token: &str, body: Value) -> (StatusCode, Value) {
+        self.post("/api/match/settings/", Some(token), &body).await
+    }
+
+    pub async fn random(&self, token: &str, wait: u64) -> (StatusCode, Value) {
+        self.get(&format!("/api/match/random/?wait={wait}"), Some(token))
+            .await
+    }
+
+    pub async fn decide(&self, token: &str, match_id: i64, decision: &str) -> (StatusCode, Value) {
+        self.post(
+            "/api/match/decision/",
+            Some(token),
+            &json!({"match_id": match_id, "decision": decision}),
+        )
+        .await
+    }
+
+    pub async fn cancel(&self, token: &str) -> (StatusCode, Value) {
+        self.post("/api/match/cancel/", Some(token), &json!({}))
+            .await
+    }
+}
+
+/// Polls every unmatched user again until nobody new is matched (users
+/// paired after their long poll answered get the match on the next poll);
+/// returns each matched user's (partner, match id).
+pub async fn settle(
+    app: &TestApp,
+    users: &[&Member],
+    mut matched: HashMap<i64, (i64, i64)>,
+) -> HashMap<i64, (i64, i64)> {
+    for _round in 0..5 {
+        let mut changed = false;
+        let waiting: Vec<&&Member> = users
+            .iter()
+            .filter(|m| !matched.contains_key(&m.id))
+            .collect();
+        for m in waiting {
+            let (status, body) = app.random(&m.token, 0).await;
+            if status == StatusCode::OK {
+                let partner = body["matched_user"]["id"].as_i64().unwrap();
+                matched.insert(m.id, (partner, body["match_id"].as_i64().unwrap()));
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    matched
 }

@@ -1,0 +1,69 @@
+-- Shared prelude of the matching scripts (prepended to each when the binary is built).
+-- Every matching script takes ARGV[1] = T, the shard's key prefix with its hash tag
+-- ({pool:<shard>}), and ARGV[2] = the events channel. KEYS[1] is T .. ':seen', which
+-- routes the script to the shard's slot; every key below is built from T, so all of
+-- them live in that one slot.
+--
+-- Layout (g: gender, pg: preferred gender, cls: "<age>:<min age>:<max age>:<radius km>"):
+--   T:ticket:<uid>        hash  g a pg cls lng lat since cost card [parked]
+--   T:cls:<g>:<pg>        zset  occupied classes, scored by age
+--   T:q:<g>:<pg>:<cls>    zset  waiting uids of a class, scored by enqueue time (ms)
+--   T:geo:<g>:<pg>:<cls>  geo   the same uids, for those with a location
+--   T:seen                zset  waiting uids by last sign of life (ms)
+--   T:m:<id>              hash  a b status deadline da db card_a card_b created
+--   T:um:<uid>            str   id of the user's undecided match
+--   T:deadlines           zset  undecided match ids by deadline (ms)
+--   T:recent:<uid>        zset  recent partners by pairing time (ms), for the cooldown
+local T = ARGV[1]
+local CHANNEL = ARGV[2]
+
+local function k(...)
+  return T .. ':' .. table.concat({...}, ':')
+end
+
+-- Takes a user out of the indexes; their ticket hash stays. True if they were waiting.
+local function unindex(uid)
+  redis.call('ZREM', k('seen'), uid)
+  local t = redis.call('HMGET', k('ticket', uid), 'g', 'pg', 'cls', 'parked')
+  if not t[1] or t[4] == '1' then
+    return false
+  end
+  local q = k('q', t[1], t[2], t[3])
+  redis.call('ZREM', q, uid)
+  redis.call('ZREM', k('geo', t[1], t[2], t[3]), uid)
+  if redis.call('ZCARD', q) == 0 then
+    redis.call('ZREM', k('cls', t[1], t[2]), t[3])
+  end
+  return true
+end
+
+-- Puts a user whose ticket fields are given into the indexes.
+local function index(uid, g, pg, cls, age, since, lng, lat, now)
+  redis.call('ZADD', k('cls', g, pg), age, cls)
+  redis.call('ZADD', k('q', g, pg, cls), since, uid)
+  if lng ~= '' then
+    redis.call('GEOADD', k('geo', g, pg, cls), lng, lat, uid)
+  end
+  redis.call('ZADD', k('seen'), now, uid)
+end
+
+local function publish(to, event)
+  redis.call('PUBLISH', CHANNEL, '{"to":[' .. table.concat(to, ',') .. '],"event":' .. event .. '}')
+end
+
+-- Ends an undecided match as 'matched' or 'next' and tells both users.
+local function finish(mid, status)
+  redis.call('ZREM', k('deadlines'), mid)
+  local key = k('m', mid)
+  local m = redis.call('HMGET', key, 'a', 'b')
+  if not m[1] then
+    return
+  end
+  redis.call('HSET', key, 'status', status)
+  for _, u in ipairs(m) do
+    if redis.call('GET', k('um', u)) == mid then
+      redis.call('DEL', k('um', u))
+    end
+  end
+  publish(m, '{"type":"match_decided","match_id":' .. mid .. ',"status":"' .. status .. '"}')
+end

@@ -1,0 +1,154 @@
+-- Puts a user in the pool and pairs them with the longest-waiting compatible user.
+-- KEYS[1] T:seen
+-- ARGV[1] T, ARGV[2] events channel, ARGV[3] uid, ARGV[4] gender, ARGV[5] age,
+-- ARGV[6] preferred gender (male|female|all), ARGV[7] min age, ARGV[8] max age,
+-- ARGV[9] radius km (0: none), ARGV[10] lng ('' when unknown), ARGV[11] lat,
+-- ARGV[12] gems owed if matched, ARGV[13] public card (JSON), ARGV[14] now (ms),
+-- ARGV[15] id for a new match, ARGV[16] decision window (ms), ARGV[17] rematch cooldown (ms),
+-- ARGV[18] ghost timeout (ms), ARGV[19] the user's gem balance,
+-- ARGV[20..] users never to pair with (blocks either way)
+-- Returns {'pending', match id, partner card, deadline}   an undecided match exists already
+--         {'broke'}   too few gems for a filtered match: not queued (and out of the pool)
+--         {'paired', match id, partner card, deadline, partner uid, partner's gems owed, partner's enqueue time}
+--         {'waiting'}
+local uid, g, pg = ARGV[3], ARGV[4], ARGV[6]
+local age, amin, amax, radius = tonumber(ARGV[5]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local lng, lat, card = ARGV[10], ARGV[11], ARGV[13]
+local now, show = tonumber(ARGV[14]), tonumber(ARGV[16])
+local cooldown, ghost = tonumber(ARGV[17]), tonumber(ARGV[18])
+local cls = ARGV[5] .. ':' .. ARGV[7] .. ':' .. ARGV[8] .. ':' .. ARGV[9]
+
+-- 1. an undecided match is answered again until it is decided or its window ends
+local current = redis.call('GET', k('um', uid))
+if current then
+  local m = redis.call('HMGET', k('m', current), 'a', 'status', 'deadline', 'card_a', 'card_b')
+  if m[2] == 'pending' and tonumber(m[3]) > now then
+    return {'pending', current, (m[1] == uid) and m[5] or m[4], m[3]}
+  end
+  if m[2] == 'pending' then
+    finish(current, 'next')
+  else
+    redis.call('DEL', k('um', uid))
+  end
+end
+
+local ticket = k('ticket', uid)
+if tonumber(ARGV[12]) > tonumber(ARGV[19]) then
+  unindex(uid)
+  redis.call('DEL', ticket)
+  return {'broke'}
+end
+
+-- 2. out of the indexes while searching; a waiting user keeps their place in line
+local prev = redis.call('HMGET', ticket, 'since', 'parked')
+local since = now
+if prev[1] and prev[2] ~= '1' then
+  since = tonumber(prev[1])
+end
+unindex(uid)
+
+-- 3. never offered: self, blocks either way, recent partners, ghosts
+local excluded = {[uid] = true}
+for i = 20, #ARGV do
+  excluded[ARGV[i]] = true
+end
+local recent = k('recent', uid)
+redis.call('ZREMRANGEBYSCORE', recent, '-inf', now - cooldown)
+for _, p in ipairs(redis.call('ZRANGE', recent, 0, -1)) do
+  excluded[p] = true
+end
+
+local function usable(c)
+  if excluded[c] then
+    return false
+  end
+  if tonumber(redis.call('ZSCORE', k('seen'), c) or '0') < now - ghost then
+    unindex(c) -- a ghost leaves the pool as soon as it is seen
+    redis.call('DEL', k('ticket', c))
+    return false
+  end
+  return true
+end
+
+-- 4. the oldest usable waiter over the classes that fit both ways
+local best, best_since = nil, math.huge
+local wanted = (pg == 'all') and {'male', 'female'} or {pg}
+for _, wg in ipairs(wanted) do
+  for _, wpg in ipairs({g, 'all'}) do
+    for _, c in ipairs(redis.call('ZRANGEBYSCORE', k('cls', wg, wpg), amin, amax)) do
+      local _, _, wmin, wmax, wr = string.find(c, '^%d+:(%d+):(%d+):(%d+)$')
+      wmin, wmax, wr = tonumber(wmin), tonumber(wmax), tonumber(wr)
+      if wmin <= age and age <= wmax then
+        local limit = radius
+        if wr > 0 and (limit == 0 or wr < limit) then
+          limit = wr
+        end
+        local q = k('q', wg, wpg, c)
+        if limit == 0 then
+          local i = 0
+          while true do
+            local head = redis.call('ZRANGE', q, i, i, 'WITHSCORES')
+            if #head == 0 or tonumber(head[2]) >= best_since then
+              break
+            end
+            if usable(head[1]) then
+              best, best_since = head[1], tonumber(head[2])
+              break
+            end
+            if excluded[head[1]] then
+              i = i + 1 -- a removed ghost shifts the rest down instead
+            end
+          end
+        elseif lng ~= '' then
+          local near = redis.call('GEOSEARCH', k('geo', wg, wpg, c), 'FROMLONLAT', lng, lat, 'BYRADIUS', limit, 'km')
+          for _, w in ipairs(near) do
+            local s = tonumber(redis.call('ZSCORE', q, w))
+            if s and s < best_since and usable(w) then
+              best, best_since = w, s
+            end
+          end
+        end
+      end
+    end
+  end
+end
+
+-- 5a. nobody fits: wait in the pool
+redis.call('HSET', ticket, 'g', g, 'a', ARGV[5], 'pg', pg, 'cls', cls, 'lng', lng, 'lat', lat,
+  'since', since, 'cost', ARGV[12], 'card', card)
+if not best then
+  redis.call('HDEL', ticket, 'parked')
+  redis.call('PERSIST', ticket)
+  index(uid, g, pg, cls, age, since, lng, lat, now)
+  return {'waiting'}
+end
+
+-- 5b. a pair: both tickets are parked (kept a while, so that an unpaid match can be undone)
+local partner = k('ticket', best)
+local p = redis.call('HMGET', partner, 'card', 'cost')
+unindex(best)
+local keep = show + 60000
+for _, t in ipairs({ticket, partner}) do
+  redis.call('HSET', t, 'parked', '1')
+  redis.call('PEXPIRE', t, keep)
+end
+local mid = ARGV[15]
+local deadline = now + show
+redis.call('HSET', k('m', mid), 'a', uid, 'b', best, 'status', 'pending', 'deadline', deadline,
+  'card_a', card, 'card_b', p[1], 'created', now)
+redis.call('PEXPIRE', k('m', mid), 3600000)
+redis.call('SET', k('um', uid), mid, 'PX', keep)
+redis.call('SET', k('um', best), mid, 'PX', keep)
+redis.call('ZADD', k('deadlines'), deadline, mid)
+for _, pair in ipairs({{uid, best}, {best, uid}}) do
+  local r = k('recent', pair[1])
+  redis.call('ZADD', r, now, pair[2])
+  redis.call('PEXPIRE', r, math.max(cooldown, 1))
+end
+-- free pairs are announced here; pairs that owe gems once the gems are charged
+if tonumber(ARGV[12]) == 0 and tonumber(p[2]) == 0 then
+  local found = '{"type":"match_found","match_id":' .. mid .. ',"show_time_sec":' .. math.floor(show / 1000) .. ',"matched_user":'
+  publish({best}, found .. card .. '}')
+  publish({uid}, found .. p[1] .. '}')
+end
+return {'paired', mid, p[1], tostring(deadline), best, p[2], tostring(best_since)}

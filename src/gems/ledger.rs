@@ -1,0 +1,96 @@
+//! Gem balances move only together with a ledger row, in one transaction,
+//! and each movement carries an idempotency key (`reason`, `ref`): a match is
+//! charged once, a payment credited once. Balances never go below zero
+//! (a CHECK on both tables backs the conditional UPDATE).
+
+use sqlx::PgPool;
+
+pub const FILTER_MATCH: &str = "filter_match";
+
+pub async fn balance(db: &PgPool, uid: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT gems FROM users WHERE id = $1")
+        .bind(uid)
+        .fetch_optional(db)
+        .await
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChargeError {
+    #[error("user {0} has too few gems")]
+    Insufficient(i64),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Charges every `(user, gems)` of a match, all or none. Charging the same
+/// match again charges nobody twice.
+pub async fn charge_for_match(
+    db: &PgPool,
+    match_id: i64,
+    payers: &[(i64, i64)],
+) -> Result<(), ChargeError> {
+    let mut tx = db.begin().await?;
+    for &(uid, cost) in payers {
+        let balance: Option<i64> = sqlx::query_scalar(
+            "UPDATE users SET gems = gems - $2, updated_at = now() WHERE id = $1 AND gems >= $2 RETURNING gems",
+        )
+        .bind(uid)
+        .bind(cost)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(balance) = balance else {
+            return Err(ChargeError::Insufficient(uid));
+        };
+        let recorded = sqlx::query(
+            "INSERT INTO gem_ledger (user_id, delta, balance_after, reason, ref)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, reason, ref) DO NOTHING",
+        )
+        .bind(uid)
+        .bind(-cost)
+        .bind(balance)
+        .bind(FILTER_MATCH)
+        .bind(match_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if recorded.rows_affected() == 0 {
+            // charged before: undo this second UPDATE by dropping the transaction
+            return Ok(());
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Adds gems with a ledger row; `false` when `(reason, reference)` was credited before.
+pub async fn credit(
+    db: &PgPool,
+    uid: i64,
+    gems: i64,
+    reason: &str,
+    reference: &str,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let balance: i64 = sqlx::query_scalar(
+        "UPDATE users SET gems = gems + $2, updated_at = now() WHERE id = $1 RETURNING gems",
+    )
+    .bind(uid)
+    .bind(gems)
+    .fetch_one(&mut *tx)
+    .await?;
+    let recorded = sqlx::query(
+        "INSERT INTO gem_ledger (user_id, delta, balance_after, reason, ref)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, reason, ref) DO NOTHING",
+    )
+    .bind(uid)
+    .bind(gems)
+    .bind(balance)
+    .bind(reason)
+    .bind(reference)
+    .execute(&mut *tx)
+    .await?;
+    if recorded.rows_affected() == 0 {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    Ok(true)
+}

@@ -1,0 +1,264 @@
+//! The matching engine: typed calls to the scripts of `lua/matching/`.
+//! Every pairing, decision and cancel is one script run, so concurrent
+//! requests can never pair a user twice, pair a user with themself or lose a
+//! user from the pool. Nothing here knows about HTTP.
+
+use fred::prelude::*;
+
+use super::model::{Location, Preferred};
+use crate::auth::validate::Gender;
+use crate::config::MatchConfig;
+use crate::error::{ApiError, ApiResult};
+use crate::redis::Redis;
+
+/// A user's entry in the pool, as the pairing script reads it.
+#[derive(Clone, Debug)]
+pub struct Ticket {
+    pub uid: i64,
+    pub shard: usize,
+    pub gender: Gender,
+    pub age: i32,
+    pub preferred: Preferred,
+    pub age_min: i32,
+    pub age_max: i32,
+    /// 0: no distance limit.
+    pub radius_km: i32,
+    pub location: Option<Location>,
+    /// Gems owed if a match is made.
+    pub cost: i64,
+    /// The user's gem balance when they asked.
+    pub balance: i64,
+    /// What the partner is shown (`matched_user`), as JSON.
+    pub card: String,
+    /// Users never to pair with: blocks either way.
+    pub excluded: Vec<i64>,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum PairOutcome {
+    /// The user already has an undecided match: the same one again.
+    Pending {
+        match_id: i64,
+        partner_card: String,
+        deadline_ms: i64,
+    },
+    Paired {
+        match_id: i64,
+        partner_card: String,
+        deadline_ms: i64,
+        partner: i64,
+        partner_cost: i64,
+        partner_since_ms: i64,
+    },
+    Waiting,
+    /// Too few gems for a filtered match; the user is not (or no longer) in the pool.
+    NotEnoughGems,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum DecideOutcome {
+    Missing,
+    Forbidden,
+    Matched,
+    Next,
+    /// Accepted; the partner has not decided yet.
+    Waiting {
+        deadline_ms: i64,
+    },
+}
+
+/// What one housekeeping run did in a shard.
+#[derive(Debug, Default, PartialEq)]
+pub struct Reaped {
+    pub ghosts: i64,
+    pub expired: i64,
+    pub waiting: i64,
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The key prefix (with hash tag) of a shard, and its routing key.
+fn shard_keys(redis: &Redis, cfg: &MatchConfig, shard: usize) -> ApiResult<(String, String)> {
+    let name = cfg.shards.get(shard).ok_or(ApiError::NotFound)?;
+    let prefix = redis.keys.pool(name);
+    let seen = format!("{prefix}:seen");
+    Ok((prefix, seen))
+}
+
+fn text(values: &[Value], i: usize) -> String {
+    values
+        .get(i)
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
+}
+
+fn int(values: &[Value], i: usize) -> i64 {
+    values.get(i).and_then(Value::as_i64).unwrap_or_default()
+}
+
+fn script_error(what: &str, reply: &[Value]) -> ApiError {
+    ApiError::Internal(format!("{what} script answered {reply:?}"))
+}
+
+pub async fn pair(
+    redis: &Redis,
+    cfg: &MatchConfig,
+    ticket: &Ticket,
+    match_id: i64,
+    now: i64,
+) -> ApiResult<PairOutcome> {
+    let (prefix, seen) = shard_keys(redis, cfg, ticket.shard)?;
+    let (lng, lat) = match ticket.location {
+        Some(l) => (l.lng.to_string(), l.lat.to_string()),
+        None => (String::new(), String::new()),
+    };
+    let mut args: Vec<String> = Vec::with_capacity(19 + ticket.excluded.len());
+    args.extend([
+        prefix,
+        redis.keys.events_channel(),
+        ticket.uid.to_string(),
+        ticket.gender.as_str().to_owned(),
+        ticket.age.to_string(),
+        ticket.preferred.as_str().to_owned(),
+        ticket.age_min.to_string(),
+        ticket.age_max.to_string(),
+        ticket.radius_km.to_string(),
+        lng,
+        lat,
+        ticket.cost.to_string(),
+        ticket.card.clone(),
+        now.to_string(),
+        match_id.to_string(),
+        (cfg.show_time_sec * 1000).to_string(),
+        (cfg.rematch_cooldown_sec * 1000).to_string(),
+        (cfg.ghost_timeout_sec * 1000).to_string(),
+        ticket.balance.to_string(),
+    ]);
+    args.extend(ticket.excluded.iter().map(i64::to_string));
+    let reply: Vec<Value> = redis
+        .run(&redis.scripts.match_pair, vec![seen], args)
+        .await?;
+    match text(&reply, 0).as_str() {
+        "waiting" => Ok(PairOutcome::Waiting),
+        "broke" => Ok(PairOutcome::NotEnoughGems),
+        "pending" => Ok(PairOutcome::Pending {
+            match_id: int(&reply, 1),
+            partner_card: text(&reply, 2),
+            deadline_ms: int(&reply, 3),
+        }),
+        "paired" => Ok(PairOutcome::Paired {
+            match_id: int(&reply, 1),
+            partner_card: text(&reply, 2),
+            deadline_ms: int(&reply, 3),
+            partner: int(&reply, 4),
+            partner_cost: int(&reply, 5),
+            partner_since_ms: int(&reply, 6),
+        }),
+        _ => Err(script_error("pair", &reply)),
+    }
+}
+
+pub async fn decide(
+    redis: &Redis,
+    cfg: &MatchConfig,
+    uid: i64,
+    match_id: i64,
+    accept: bool,
+    now: i64,
+) -> ApiResult<DecideOutcome> {
+    let shard = super::ids::shard_of(match_id);
+    let Ok((prefix, seen)) = shard_keys(redis, cfg, shard) else {
+        return Ok(DecideOutcome::Missing);
+    };
+    let decision = if accept { "accept" } else { "reject" };
+    let args = vec![
+        prefix,
+        redis.keys.events_channel(),
+        uid.to_string(),
+        match_id.to_string(),
+        decision.to_owned(),
+        now.to_string(),
+    ];
+    let reply: Vec<Value> = redis
+        .run(&redis.scripts.match_decide, vec![seen], args)
+        .await?;
+    match text(&reply, 0).as_str() {
+        "missing" => Ok(DecideOutcome::Missing),
+        "forbidden" => Ok(DecideOutcome::Forbidden),
+        "matched" => Ok(DecideOutcome::Matched),
+        "next" => Ok(DecideOutcome::Next),
+        "waiting" => Ok(DecideOutcome::Waiting {
+            deadline_ms: int(&reply, 1),
+        }),
+        _ => Err(script_error("decide", &reply)),
+    }
+}
+
+/// Takes the user out of the pool of `shard` and out of any undecided match.
+/// Returns whether they were waiting.
+pub async fn cancel(redis: &Redis, cfg: &MatchConfig, uid: i64, shard: usize) -> ApiResult<bool> {
+    let (prefix, seen) = shard_keys(redis, cfg, shard)?;
+    let args = vec![prefix, redis.keys.events_channel(), uid.to_string()];
+    let reply: Vec<Value> = redis
+        .run(&redis.scripts.match_cancel, vec![seen], args)
+        .await?;
+    Ok(int(&reply, 0) == 1)
+}
+
+/// Undoes a pair that could not be paid for; `put_back` return to their place in line.
+pub async fn unpair(
+    redis: &Redis,
+    cfg: &MatchConfig,
+    match_id: i64,
+    put_back: &[i64],
+    now: i64,
+) -> ApiResult<()> {
+    let (prefix, seen) = shard_keys(redis, cfg, super::ids::shard_of(match_id))?;
+    let mut args = vec![
+        prefix,
+        redis.keys.events_channel(),
+        match_id.to_string(),
+        now.to_string(),
+    ];
+    args.extend(put_back.iter().map(i64::to_string));
+    let _: i64 = redis
+        .run(&redis.scripts.match_unpair, vec![seen], args)
+        .await?;
+    Ok(())
+}
+
+pub async fn reap(redis: &Redis, cfg: &MatchConfig, shard: usize, now: i64) -> ApiResult<Reaped> {
+    let (prefix, seen) = shard_keys(redis, cfg, shard)?;
+    let args = vec![
+        prefix,
+        redis.keys.events_channel(),
+        now.to_string(),
+        (cfg.ghost_timeout_sec * 1000).to_string(),
+        "500".to_owned(),
+    ];
+    let reply: Vec<Value> = redis
+        .run(&redis.scripts.match_reap, vec![seen], args)
+        .await?;
+    Ok(Reaped {
+        ghosts: int(&reply, 0),
+        expired: int(&reply, 1),
+        waiting: int(&reply, 2),
+    })
+}
+
+/// Marks users alive in every shard where they wait (`ZADD XX`: others are untouched).
+pub async fn heartbeat(redis: &Redis, cfg: &MatchConfig, uids: &[i64], now: i64) -> ApiResult<()> {
+    for shard in 0..cfg.shards.len() {
+        let (_, seen) = shard_keys(redis, cfg, shard)?;
+        for chunk in uids.chunks(1000) {
+            let members: Vec<(f64, i64)> = chunk.iter().map(|uid| (now as f64, *uid)).collect();
+            let _: i64 = redis
+                .pool
+                .zadd(&seen, Some(SetOptions::XX), None, false, false, members)
+                .await?;
+        }
+    }
+    Ok(())
+}

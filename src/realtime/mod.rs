@@ -1,0 +1,128 @@
+//! Realtime delivery: the hub (`hub`), `GET /ws` (WebSocket) and `GET /api/events` (SSE).
+
+pub mod hub;
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::filters::ws::{Message, WebSocket, Ws};
+use warp::reply::{Reply, Response};
+
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{auth, with_state};
+use crate::state::AppState;
+use hub::Subscription;
+
+/// Largest message a client may send over the WebSocket.
+pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+const PING_EVERY: Duration = Duration::from_secs(20);
+
+pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
+    let upgrade = warp::ws().map(Some).or(warp::any().map(|| None)).unify();
+    let ws = warp::path!("ws")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and(auth(state.clone()))
+        .and(upgrade)
+        .map(websocket);
+    let sse = warp::path!("api" / "events")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and(auth(state))
+        .map(events);
+    ws.or(sse).unify().boxed()
+}
+
+/// Checks the token before the upgrade; a bad one is 401 and no socket.
+fn websocket(state: AppState, auth: ApiResult<AuthUser>, ws: Option<Ws>) -> Response {
+    let user = match auth {
+        Ok(user) => user,
+        Err(e) => return e.into_response(),
+    };
+    let Some(ws) = ws else {
+        return ApiError::validation("connection: a WebSocket upgrade is required").into_response();
+    };
+    // listening starts before the handshake completes: no event falls in between
+    let subscription = state.hub.subscribe(user.id);
+    ws.max_message_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| session(state, subscription, socket))
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct ClientMessage {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+async fn session(state: AppState, mut events: Subscription, socket: WebSocket) {
+    state.metrics.websockets.inc();
+    let (mut tx, mut rx) = socket.split();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => {
+                    if tx.send(Message::text(event.json.as_ref())).await.is_err() {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            message = rx.next() => match message {
+                Some(Ok(m)) if m.is_text() => {
+                    let reply = answer(m.to_str().unwrap_or_default());
+                    if tx.send(Message::text(reply.to_string())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(m)) if m.is_close() => break,
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => break,
+            },
+            _ = ping.tick() => {
+                if tx.send(Message::ping(Vec::new())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = tx.close().await;
+    state.metrics.websockets.dec();
+}
+
+/// What the server answers to a client's message.
+fn answer(text: &str) -> serde_json::Value {
+    match serde_json::from_str::<ClientMessage>(text) {
+        Ok(m) if m.kind == "ping" => json!({"type": "pong"}),
+        Ok(m) => json!({"type": "error", "error": format!("unsupported message type: {}", m.kind)}),
+        Err(_) => json!({"type": "error", "error": "messages are JSON objects with a type"}),
+    }
+}
+
+fn events(state: AppState, auth: ApiResult<AuthUser>) -> Response {
+    let user = match auth {
+        Ok(user) => user,
+        Err(e) => return e.into_response(),
+    };
+    let subscription = state.hub.subscribe(user.id);
+    let stream = futures_util::stream::unfold(subscription, |mut sub| async move {
+        let event = sub.recv().await?;
+        let sse = warp::sse::Event::default()
+            .event(event.kind.clone())
+            .data(event.json.as_ref());
+        Some((Ok::<_, Infallible>(sse), sub))
+    });
+    warp::sse::reply(
+        warp::sse::keep_alive()
+            .interval(Duration::from_secs(15))
+            .stream(stream),
+    )
+    .into_response()
+}

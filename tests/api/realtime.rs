@@ -1,0 +1,244 @@
+//! WebSocket and SSE delivery, across nodes and across real processes.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::*;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn websocket(base: &str, token: &str) -> Socket {
+    let url = format!("{}/ws?token={token}", base.replacen("http", "ws", 1));
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects")
+        .0
+}
+
+/// The next JSON event of a socket whose `type` is `kind` (pongs and pings skipped).
+async fn next_event(socket: &mut Socket, kind: &str) -> Value {
+    let wait = async {
+        while let Some(message) = socket.next().await {
+            if let Message::Text(text) = message.unwrap() {
+                let event: Value = serde_json::from_str(&text).unwrap();
+                if event["type"] == kind {
+                    return event;
+                }
+            }
+        }
+        panic!("socket closed before {kind}");
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .expect("event in time")
+}
+
+/// An open SSE stream.
+struct Sse {
+    stream:
+        std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+}
+
+async fn sse(app: &TestApp, base: &str, token: &str) -> Sse {
+    let res = app
+        .client
+        .get(format!("{base}/api/events"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    Sse {
+        stream: Box::pin(res.bytes_stream()),
+        buffer: String::new(),
+    }
+}
+
+impl Sse {
+    /// The data of the next SSE event named `kind`.
+    async fn next_event(&mut self, kind: &str) -> Value {
+        let wait = async {
+            loop {
+                while let Some(end) = self.buffer.find("\n\n") {
+                    let block: String = self.buffer.drain(..end + 2).collect();
+                    let name = block
+                        .lines()
+                        .find_map(|l| l.strip_prefix("event:"))
+                        .map(str::trim);
+                    let data = block
+                        .lines()
+                        .find_map(|l| l.strip_prefix("data:"))
+                        .map(str::trim);
+                    if let (Some(name), Some(data)) = (name, data)
+                        && name == kind
+                    {
+                        return serde_json::from_str(data).unwrap();
+                    }
+                }
+                let chunk = self.stream.next().await.expect("stream open").unwrap();
+                self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), wait)
+            .await
+            .expect("event in time")
+    }
+}
+
+#[tokio::test]
+async fn websocket_and_sse_clients_receive_match_found_and_decisions() {
+    let app = spawn_app().await;
+    let a = member(&app, "female", 25).await;
+    let b = member(&app, "male", 27).await;
+    let mut socket = websocket(&app.url, &a.token).await;
+    let mut stream = sse(&app, &app.url, &a.token).await;
+    app.random(&a.token, 0).await;
+    let (_, found) = app.random(&b.token, 0).await;
+    let id = found["match_id"].as_i64().unwrap();
+    for event in [
+        next_event(&mut socket, "match_found").await,
+        stream.next_event("match_found").await,
+    ] {
+        assert_eq!(event["match_id"], id);
+        assert_eq!(event["show_time_sec"], 10);
+        assert_eq!(event["matched_user"]["id"], b.id);
+        assert_eq!(event["matched_user"]["username"], b.username.as_str());
+    }
+    app.decide(&b.token, id, "reject").await;
+    let expected = json!({"type": "match_decided", "match_id": id, "status": "next"});
+    assert_eq!(next_event(&mut socket, "match_decided").await, expected);
+    assert_eq!(stream.next_event("match_decided").await, expected);
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused_before_the_upgrade() {
+    let app = spawn_app().await;
+    let url = format!("{}/ws?token=nope", app.url.replacen("http", "ws", 1));
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401);
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert_eq!(body, json!({"error": "Invalid token"}));
+        }
+        other => panic!("expected a 401, got {other:?}"),
+    }
+    assert_eq!(
+        app.get("/api/events", Some("nope")).await,
+        (StatusCode::UNAUTHORIZED, json!({"error": "Invalid token"}))
+    );
+    let m = member(&app, "male", 30).await;
+    let (status, body) = app.get("/ws", Some(&m.token)).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            validation("connection: a WebSocket upgrade is required")
+        )
+    );
+}
+
+#[tokio::test]
+async fn the_websocket_answers_pings_and_refuses_unknown_messages() {
+    let app = spawn_app().await;
+    let m = member(&app, "male", 30).await;
+    let mut socket = websocket(&app.url, &m.token).await;
+    socket
+        .send(Message::text(r#"{"type":"ping"}"#))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_event(&mut socket, "pong").await,
+        json!({"type": "pong"})
+    );
+    socket.send(Message::text("not json")).await.unwrap();
+    assert_eq!(
+        next_event(&mut socket, "error").await,
+        json!({"type": "error", "error": "messages are JSON objects with a type"})
+    );
+    let metrics = app
+        .client
+        .get(app.at("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("websockets_open 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn events_cross_nodes() {
+    let app = spawn_app().await;
+    let other = spawn_node(&app, &[]).await;
+    let a = member(&app, "female", 25).await;
+    let b = member(&app, "male", 27).await;
+    // a listens on the other node; b is paired with a through the first node
+    let mut socket = websocket(&other.url, &a.token).await;
+    other.random(&a.token, 0).await;
+    let (status, found) = app.random(&b.token, 0).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        next_event(&mut socket, "match_found").await["match_id"],
+        found["match_id"]
+    );
+}
+
+#[tokio::test]
+async fn two_server_processes_pair_users_and_relay_decisions() {
+    let app = spawn_app().await;
+    let (one, two) = tokio::join!(spawn_process(&app), spawn_process(&app));
+    let client = reqwest::Client::new();
+    let random = |base: &str, token: &str, wait: u64| {
+        let req = client
+            .get(format!("{base}/api/match/random/?wait={wait}"))
+            .bearer_auth(token.to_owned());
+        async move { parts(req.send().await.unwrap()).await }
+    };
+    let decide = |base: &str, token: &str, id: i64, decision: &str| {
+        let req = client
+            .post(format!("{base}/api/match/decision/"))
+            .bearer_auth(token.to_owned())
+            .json(&json!({"match_id": id, "decision": decision}));
+        async move { parts(req.send().await.unwrap()).await }
+    };
+    let a = member(&app, "female", 25).await;
+    let b = member(&app, "male", 27).await;
+    // a long-polls on process one; b arrives on process two
+    let (ra, rb) = tokio::join!(random(&one.url, &a.token, 10), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        random(&two.url, &b.token, 0).await
+    });
+    assert_eq!((ra.0, rb.0), (StatusCode::OK, StatusCode::OK));
+    let id = ra.1["match_id"].as_i64().unwrap();
+    assert_eq!(rb.1["match_id"], id);
+    // a accepts on one and waits; b's accept on two is heard there
+    let (da, db) = tokio::join!(decide(&one.url, &a.token, id, "accept"), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        decide(&two.url, &b.token, id, "accept").await
+    });
+    assert_eq!(da, (StatusCode::OK, json!({"status": "matched"})));
+    assert_eq!(db, (StatusCode::OK, json!({"status": "matched"})));
+
+    // and a reject on one node ends the other's wait at once
+    let c = member(&app, "female", 25).await;
+    let d = member(&app, "male", 27).await;
+    random(&two.url, &c.token, 0).await;
+    let (_, found) = random(&one.url, &d.token, 0).await;
+    let id = found["match_id"].as_i64().unwrap();
+    let started = std::time::Instant::now();
+    let (dc, dd) = tokio::join!(decide(&two.url, &c.token, id, "accept"), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        decide(&one.url, &d.token, id, "reject").await
+    });
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(dc, (StatusCode::OK, json!({"status": "next"})));
+    assert_eq!(dd, (StatusCode::OK, json!({"status": "next"})));
+}
