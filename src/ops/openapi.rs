@@ -24,6 +24,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         crate::matching::handlers::decision,
         crate::matching::handlers::cancel,
         crate::gems::balance,
+        crate::realtime::websocket,
+        crate::realtime::events,
         crate::ops::healthz,
         crate::ops::readyz,
         crate::ops::metrics,

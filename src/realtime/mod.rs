@@ -40,7 +40,15 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
 }
 
 /// Checks the token before the upgrade; a bad one is 401 and no socket.
-fn websocket(state: AppState, auth: ApiResult<AuthUser>, ws: Option<Ws>) -> Response {
+#[utoipa::path(get, path = "/ws", tag = "realtime",
+    description = "WebSocket of JSON events (`match_found`, `match_decided`, ...); the token \
+                   goes in `Authorization` or `?token=`. Clients may send `{\"type\":\"ping\"}`.",
+    params(("token" = Option<String>, Query, description = "The access token, for clients that cannot set headers")),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ValidationErrorBody, description = "Not an upgrade request")))]
+pub fn websocket(state: AppState, auth: ApiResult<AuthUser>, ws: Option<Ws>) -> Response {
     let user = match auth {
         Ok(user) => user,
         Err(e) => return e.into_response(),
@@ -106,7 +114,13 @@ fn answer(text: &str) -> serde_json::Value {
     }
 }
 
-fn events(state: AppState, auth: ApiResult<AuthUser>) -> Response {
+#[utoipa::path(get, path = "/api/events", tag = "realtime",
+    description = "Server-sent events: the same JSON events as /ws, with `event:` set to their type.",
+    params(("token" = Option<String>, Query, description = "The access token, for clients that cannot set headers")),
+    responses(
+        (status = 200, description = "text/event-stream"),
+        (status = 401, body = crate::error::ErrorBody)))]
+pub fn events(state: AppState, auth: ApiResult<AuthUser>) -> Response {
     let user = match auth {
         Ok(user) => user,
         Err(e) => return e.into_response(),

@@ -659,3 +659,61 @@ async fn two_hundred_concurrent_requests_pair_everyone_at_most_once_and_compatib
         "a match id shared by more than two users"
     );
 }
+
+#[tokio::test]
+async fn every_key_of_the_pool_shares_the_shards_hash_tag() {
+    let app = spawn_app().await;
+    let seoul = json!({"lat": 37.5665, "lng": 126.978});
+    let w = member(&app, "female", 30).await;
+    settings(&app, &w, json!({"radius_km": 50, "location": seoul})).await;
+    app.random(&w.token, 0).await;
+    let (_, _, id) = paired(&app).await;
+    let keys: Vec<String> = app
+        .state
+        .redis
+        .pool
+        .next()
+        .custom(fred::cmd!("KEYS"), vec![format!("{}*pool*", app.prefix)])
+        .await
+        .unwrap();
+    assert!(keys.len() >= 8, "{keys:?}");
+    let tag = format!("{}{{pool:global}}:", app.prefix);
+    for key in &keys {
+        assert!(key.starts_with(&tag), "{key} is outside the shard's slot");
+    }
+    assert!(keys.iter().any(|k| k.ends_with(&format!(":m:{id}"))));
+    assert!(keys.iter().any(|k| k.contains(":geo:")));
+}
+
+#[tokio::test]
+async fn metrics_count_matches_and_the_pool() {
+    let app = spawn_app().await;
+    // someone who fits nobody else in this test stays waiting
+    let waiting = member(&app, "female", 30).await;
+    settings(
+        &app,
+        &waiting,
+        json!({"preferred_gender": "female", "age_range": [90, 100]}),
+    )
+    .await;
+    grant_gems(&app, waiting.id, 1).await;
+    app.random(&waiting.token, 0).await;
+    paired(&app).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let text = app
+        .client
+        .get(app.at("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("matches_made_total 1"), "{text}");
+    assert!(
+        text.contains(r#"match_pool_size{shard="global"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("match_wait_seconds_count 1"));
+    assert!(text.contains(r#"route="/api/match/random""#));
+}

@@ -1,0 +1,233 @@
+//! The pairing script alone, against the real Redis of `REDIS_URL`, with 0, 10k
+//! and 100k waiting users who do not fit the caller (the figure must stay flat).
+//! Each timed call is a caller who finds the one fitting waiter.
+//!
+//! `cargo bench --bench pairing` (under `cargo test` each case runs once, small).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use fred::prelude::*;
+use voxmatch::auth::validate::Gender;
+use voxmatch::config::{Config, MatchConfig};
+use voxmatch::matching::engine::{self, PairOutcome, Ticket};
+use voxmatch::matching::model::{Location, Preferred};
+use voxmatch::redis::Redis;
+
+const SEOUL: Location = Location {
+    lat: 37.5665,
+    lng: 126.978,
+};
+const BUSAN: Location = Location {
+    lat: 35.1796,
+    lng: 129.0756,
+};
+
+static NEXT: AtomicI64 = AtomicI64::new(1);
+
+fn next() -> i64 {
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn ticket(
+    gender: Gender,
+    age: i32,
+    preferred: Preferred,
+    range: (i32, i32),
+    radius: i32,
+    at: Option<Location>,
+) -> Ticket {
+    let uid = next();
+    Ticket {
+        uid,
+        shard: 0,
+        gender,
+        age,
+        preferred,
+        age_min: range.0,
+        age_max: range.1,
+        radius_km: radius,
+        location: at,
+        cost: 0,
+        balance: 0,
+        card: format!(
+            r#"{{"id":{uid},"username":"u{uid}","age":{age},"gender":"{}","profile_image":null,"rating":0.0}}"#,
+            gender.as_str()
+        ),
+        excluded: Vec::new(),
+    }
+}
+
+/// The caller of every timed call: a woman of 30 in Seoul who wants men of 25-35.
+fn caller() -> Ticket {
+    ticket(
+        Gender::Female,
+        30,
+        Preferred::Male,
+        (25, 35),
+        0,
+        Some(SEOUL),
+    )
+}
+
+/// Waiters who fit neither the caller nor each other, four kinds in turn: women
+/// (18-20) who want women of 90-100; men outside her age range; men whose own
+/// range excludes her; men of the right age whose 5 km radius does not reach Seoul.
+fn misfit(i: usize) -> Ticket {
+    let age = 25 + (i % 11) as i32;
+    match i % 4 {
+        0 => ticket(
+            Gender::Female,
+            18 + (i % 3) as i32,
+            Preferred::Female,
+            (90, 100),
+            0,
+            None,
+        ),
+        1 => ticket(
+            Gender::Male,
+            40 + (i % 60) as i32,
+            Preferred::Female,
+            (90, 100),
+            0,
+            None,
+        ),
+        2 => ticket(
+            Gender::Male,
+            age,
+            Preferred::Female,
+            if i % 8 < 4 { (18, 25) } else { (40, 60) },
+            0,
+            None,
+        ),
+        _ => ticket(
+            Gender::Male,
+            age,
+            Preferred::Female,
+            (18, 100),
+            5,
+            Some(BUSAN),
+        ),
+    }
+}
+
+/// The one waiter who fits: a man of 30 in Seoul who wants women.
+fn fitting() -> Ticket {
+    ticket(
+        Gender::Male,
+        30,
+        Preferred::Female,
+        (18, 100),
+        0,
+        Some(SEOUL),
+    )
+}
+
+async fn setup() -> (Redis, MatchConfig, String) {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:16379".into());
+    let prefix = format!("bench{:08x}:", rand::random::<u32>());
+    let key_prefix = prefix.clone();
+    let cfg = Config::from_source(&move |k: &str| match k {
+        "REDIS_URL" => Some(url.clone()),
+        "REDIS_KEY_PREFIX" => Some(key_prefix.clone()),
+        "REDIS_POOL_SIZE" => Some("4".into()),
+        _ => None,
+    })
+    .unwrap();
+    (Redis::connect(&cfg).await.unwrap(), cfg.matching, prefix)
+}
+
+async fn used_memory(redis: &Redis) -> i64 {
+    let info: String = redis
+        .pool
+        .next()
+        .info(Some(fred::types::InfoKind::Memory))
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+/// Adds waiters up to `total`, 200 at a time in flight.
+async fn populate(redis: &Redis, cfg: &MatchConfig, from: usize, total: usize) {
+    let now = engine::now_ms();
+    for chunk in (from..total).collect::<Vec<_>>().chunks(200) {
+        let calls = chunk.iter().map(|&i| {
+            let t = misfit(i);
+            async move {
+                let out = engine::pair(redis, cfg, &t, next(), now).await.unwrap();
+                assert_eq!(
+                    out,
+                    PairOutcome::Waiting,
+                    "misfits never fit each other here"
+                );
+            }
+        });
+        futures_util::future::join_all(calls).await;
+    }
+}
+
+fn pairing(c: &mut Criterion) {
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let sizes: &[usize] = if quick {
+        &[0, 200]
+    } else {
+        &[0, 10_000, 100_000]
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (redis, mut cfg, prefix) = rt.block_on(setup());
+    // the benchmark runs for minutes: nobody may turn into a ghost meanwhile
+    cfg.ghost_timeout_sec = 24 * 3600;
+    let mut group = c.benchmark_group("pair_script");
+    group.measurement_time(Duration::from_secs(if quick { 1 } else { 10 }));
+    let mut waiting = 0;
+    for &n in sizes {
+        let before = rt.block_on(used_memory(&redis));
+        rt.block_on(populate(&redis, &cfg, waiting, n));
+        if n > waiting {
+            let per_user = (rt.block_on(used_memory(&redis)) - before) / (n - waiting) as i64;
+            eprintln!("redis memory per waiting user: {per_user} bytes ({n} waiting)");
+        }
+        waiting = n;
+        group.bench_with_input(BenchmarkId::new("misfits_waiting", n), &n, |b, _| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let (redis, cfg) = (&redis, &cfg);
+                async move {
+                    let mut spent = Duration::ZERO;
+                    for _ in 0..iters {
+                        let now = engine::now_ms();
+                        engine::pair(redis, cfg, &fitting(), next(), now)
+                            .await
+                            .unwrap();
+                        let caller = caller();
+                        let started = Instant::now();
+                        let out = engine::pair(redis, cfg, &caller, next(), now)
+                            .await
+                            .unwrap();
+                        spent += started.elapsed();
+                        assert!(matches!(out, PairOutcome::Paired { .. }), "{out:?}");
+                    }
+                    spent
+                }
+            })
+        });
+    }
+    group.finish();
+    let keys: Vec<String> = rt
+        .block_on(
+            redis
+                .pool
+                .next()
+                .custom(fred::cmd!("KEYS"), vec![format!("{prefix}*")]),
+        )
+        .unwrap();
+    for chunk in keys.chunks(1000) {
+        let _: i64 = rt.block_on(redis.pool.next().del(chunk.to_vec())).unwrap();
+    }
+}
+
+criterion_group!(benches, pairing);
+criterion_main!(benches);
