@@ -11,15 +11,28 @@
 --   T:geo:<g>:<pg>:<cls>  geo   the same uids, for those with a location
 --   T:seen                zset  waiting uids by last sign of life (ms)
 --   T:m:<id>              hash  a b status deadline da db card_a card_b created
+--                               (kept a minute after it ends; ten if matched, for the call)
 --   T:um:<uid>            str   id of the user's undecided match
 --   T:deadlines           zset  undecided match ids by deadline (ms)
 --   T:recent:<uid>        zset  recent partners by pairing time (ms), for the cooldown
 local T = ARGV[1]
 local CHANNEL = ARGV[2]
 
-local function k(...)
-  return T .. ':' .. table.concat({...}, ':')
+-- one concatenation per key (no table, no intermediate strings)
+local function k(a, b, c, d)
+  if d then
+    return T .. ':' .. a .. ':' .. b .. ':' .. c .. ':' .. d
+  elseif c then
+    return T .. ':' .. a .. ':' .. b .. ':' .. c
+  elseif b then
+    return T .. ':' .. a .. ':' .. b
+  end
+  return T .. ':' .. a
 end
+
+-- How long a match is kept once it ended: a matched one until its call starts.
+local KEEP_MATCHED_MS = 600000
+local KEEP_ENDED_MS = 60000
 
 -- Takes a user out of the indexes; their ticket hash stays. True if they were waiting.
 local function unindex(uid)
@@ -60,6 +73,7 @@ local function finish(mid, status)
     return
   end
   redis.call('HSET', key, 'status', status)
+  redis.call('PEXPIRE', key, status == 'matched' and KEEP_MATCHED_MS or KEEP_ENDED_MS)
   for _, u in ipairs(m) do
     if redis.call('GET', k('um', u)) == mid then
       redis.call('DEL', k('um', u))

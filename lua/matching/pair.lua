@@ -41,9 +41,9 @@ end
 
 -- 2. out of the indexes while searching; a waiting user keeps their place in line
 local prev = redis.call('HMGET', ticket, 'since', 'parked')
-local since = now
+local since = ARGV[14]
 if prev[1] and prev[2] ~= '1' then
-  since = tonumber(prev[1])
+  since = prev[1]
 end
 unindex(uid)
 
@@ -119,7 +119,7 @@ redis.call('HSET', ticket, 'g', g, 'a', ARGV[5], 'pg', pg, 'cls', cls, 'lng', ln
 if not best then
   redis.call('HDEL', ticket, 'parked')
   redis.call('PERSIST', ticket)
-  index(uid, g, pg, cls, age, since, lng, lat, now)
+  index(uid, g, pg, cls, ARGV[5], since, lng, lat, ARGV[14])
   return {'waiting'}
 end
 
@@ -127,23 +127,25 @@ end
 local partner = k('ticket', best)
 local p = redis.call('HMGET', partner, 'card', 'cost')
 unindex(best)
-local keep = show + 60000
+local keep = string.format('%d', show + 60000)
 for _, t in ipairs({ticket, partner}) do
   redis.call('HSET', t, 'parked', '1')
   redis.call('PEXPIRE', t, keep)
 end
 local mid = ARGV[15]
 local deadline = now + show
-redis.call('HSET', k('m', mid), 'a', uid, 'b', best, 'status', 'pending', 'deadline', deadline,
-  'card_a', card, 'card_b', p[1], 'created', now)
-redis.call('PEXPIRE', k('m', mid), 3600000)
+local deadline_ms = string.format('%d', deadline)
+redis.call('HSET', k('m', mid), 'a', uid, 'b', best, 'status', 'pending', 'deadline', deadline_ms,
+  'card_a', card, 'card_b', p[1], 'created', ARGV[14])
+redis.call('PEXPIRE', k('m', mid), keep)
 redis.call('SET', k('um', uid), mid, 'PX', keep)
 redis.call('SET', k('um', best), mid, 'PX', keep)
-redis.call('ZADD', k('deadlines'), deadline, mid)
+redis.call('ZADD', k('deadlines'), deadline_ms, mid)
+local cooldown_ms = ARGV[17] == '0' and '1' or ARGV[17]
 for _, pair in ipairs({{uid, best}, {best, uid}}) do
   local r = k('recent', pair[1])
-  redis.call('ZADD', r, now, pair[2])
-  redis.call('PEXPIRE', r, math.max(cooldown, 1))
+  redis.call('ZADD', r, ARGV[14], pair[2])
+  redis.call('PEXPIRE', r, cooldown_ms)
 end
 -- free pairs are announced here; pairs that owe gems once the gems are charged
 if tonumber(ARGV[12]) == 0 and tonumber(p[2]) == 0 then
@@ -151,4 +153,4 @@ if tonumber(ARGV[12]) == 0 and tonumber(p[2]) == 0 then
   publish({best}, found .. card .. '}')
   publish({uid}, found .. p[1] .. '}')
 end
-return {'paired', mid, p[1], tostring(deadline), best, p[2], tostring(best_since)}
+return {'paired', mid, p[1], deadline_ms, best, p[2], string.format('%d', best_since)}

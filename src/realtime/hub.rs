@@ -12,12 +12,15 @@ use std::time::Instant;
 use fred::prelude::*;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use crate::redis::Redis;
 
 /// Events a listener may hold before it is treated as too slow and skipped.
 const BACKLOG: usize = 256;
+/// Bus messages buffered between the Redis connection and the dispatcher.
+const BUS_BUFFER: usize = 65_536;
 
 /// One event, as sent to clients (`json`), with the fields the server reads.
 #[derive(Debug)]
@@ -179,6 +182,8 @@ pub async fn listen(
 ) -> Result<fred::clients::SubscriberClient, fred::error::Error> {
     let subscriber = Builder::from_config(config)
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
+        // bursts (a crowd paired at once) must not overflow the client's buffer
+        .with_performance_config(|p| p.broadcast_channel_capacity = BUS_BUFFER)
         .build_subscriber_client()?;
     subscriber.init().await?;
     // resubscribes after every reconnect; the task runs on once its handle is dropped
@@ -186,9 +191,18 @@ pub async fn listen(
     let mut messages = subscriber.message_rx();
     subscriber.subscribe(channel).await?;
     tokio::spawn(async move {
-        while let Ok(message) = messages.recv().await {
-            if let Some(payload) = message.value.as_str() {
-                hub.dispatch(&payload);
+        loop {
+            match messages.recv().await {
+                Ok(message) => {
+                    if let Some(payload) = message.value.as_str() {
+                        hub.dispatch(&payload);
+                    }
+                }
+                // a burst outran the buffer: those events are lost, the next ones are not
+                Err(RecvError::Lagged(skipped)) => {
+                    tracing::warn!(skipped, "event bus lagged; events lost")
+                }
+                Err(RecvError::Closed) => return,
             }
         }
     });

@@ -717,3 +717,23 @@ async fn metrics_count_matches_and_the_pool() {
     assert!(text.contains("match_wait_seconds_count 1"));
     assert!(text.contains(r#"route="/api/match/random""#));
 }
+
+#[tokio::test]
+async fn ended_matches_are_kept_briefly_and_matched_ones_until_the_call() {
+    let app = spawn_app().await;
+    let key = |id: i64| format!("{}{{pool:global}}:m:{id}", app.prefix);
+    let pttl = |id: i64| {
+        let redis = app.state.redis.clone();
+        let key = key(id);
+        async move { redis.pool.next().pttl::<i64, _>(key).await.unwrap() }
+    };
+    let (a, b, id) = paired(&app).await;
+    assert!(pttl(id).await <= 70_000);
+    tokio::join!(app.decide(&a.token, id, "accept"), app.decide(&b.token, id, "accept"));
+    let kept = pttl(id).await;
+    assert!((590_000..=600_000).contains(&kept), "matched kept {kept} ms");
+    let (c, _, id) = paired(&app).await;
+    app.decide(&c.token, id, "reject").await;
+    let kept = pttl(id).await;
+    assert!((50_000..=60_000).contains(&kept), "ended kept {kept} ms");
+}
