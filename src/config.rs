@@ -54,6 +54,29 @@ pub struct Config {
     pub sms_provider_key: Option<SecretString>,
 
     pub matching: MatchConfig,
+    pub calls: CallConfig,
+    pub payments: PaymentConfig,
+}
+
+/// Calls and WebRTC.
+#[derive(Clone, Debug)]
+pub struct CallConfig {
+    /// A call with no WebSocket of either side for this long is ended by the server.
+    pub idle_timeout_sec: u64,
+    pub stun_urls: Vec<String>,
+    pub turn_urls: Vec<String>,
+    /// Shared secret of the TURN REST API (`static-auth-secret` of coturn).
+    pub turn_secret: Option<SecretString>,
+    pub turn_ttl_sec: u64,
+}
+
+/// Verifying payments for `POST /api/gem/charge/`.
+#[derive(Clone, Debug)]
+pub struct PaymentConfig {
+    /// HTTP verifier; without it, development accepts `test_<gems>_<anything>`.
+    pub verifier_url: Option<String>,
+    pub verifier_key: Option<SecretString>,
+    pub verifier_timeout_ms: u64,
 }
 
 /// Tunables of the matching engine.
@@ -134,6 +157,10 @@ impl Config {
         if prod && sms_provider_url.is_none() {
             return Err(ConfigError::RequiredInProduction("SMS_PROVIDER_URL"));
         }
+        let verifier_url = src.get("PAYMENT_VERIFIER_URL");
+        if prod && verifier_url.is_none() {
+            return Err(ConfigError::RequiredInProduction("PAYMENT_VERIFIER_URL"));
+        }
         let bind_addr: SocketAddr = parse(src, "BIND_ADDR", "127.0.0.1:8080".parse().unwrap())?;
         let public_url = src
             .get("PUBLIC_URL")
@@ -187,6 +214,22 @@ impl Config {
                 wait_max_sec: parse(src, "MATCH_WAIT_MAX_SEC", 60)?,
                 ghost_timeout_sec: parse(src, "GHOST_TIMEOUT_SEC", 30)?,
             },
+            calls: CallConfig {
+                idle_timeout_sec: parse(src, "CALL_IDLE_TIMEOUT_SEC", 60)?,
+                stun_urls: list(
+                    src.get("STUN_URLS")
+                        .as_deref()
+                        .unwrap_or("stun:stun.l.google.com:19302"),
+                ),
+                turn_urls: list(src.get("TURN_URLS").as_deref().unwrap_or("")),
+                turn_secret: src.get("TURN_SECRET").map(SecretString::from),
+                turn_ttl_sec: parse(src, "TURN_TTL_SEC", 3600)?,
+            },
+            payments: PaymentConfig {
+                verifier_url,
+                verifier_key: src.get("PAYMENT_VERIFIER_KEY").map(SecretString::from),
+                verifier_timeout_ms: parse(src, "PAYMENT_VERIFIER_TIMEOUT_MS", 5000)?,
+            },
         })
     }
 
@@ -209,6 +252,14 @@ where
                 reason: e.to_string(),
             }),
     }
+}
+
+fn list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Shard names: letters, digits, `-` and `_`, at most 64 of them (match ids carry the index).
@@ -303,10 +354,21 @@ mod tests {
             err,
             ConfigError::RequiredInProduction("SMS_PROVIDER_URL")
         ));
+        let err = config(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("SMS_PROVIDER_URL", "http://127.0.0.1:1/send"),
+        ])
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::RequiredInProduction("PAYMENT_VERIFIER_URL")
+        ));
         let ok = config(&[
             ("APP_ENV", "production"),
             ("JWT_SECRET", &secret),
             ("SMS_PROVIDER_URL", "http://127.0.0.1:1/send"),
+            ("PAYMENT_VERIFIER_URL", "http://127.0.0.1:1/verify"),
         ]);
         assert!(ok.unwrap().is_production());
     }
@@ -317,12 +379,16 @@ mod tests {
             ("JWT_SECRET", "super-secret-value"),
             ("DATABASE_URL", "postgres://app:hunter2@db:5432/x"),
             ("SMS_PROVIDER_KEY", "key-123"),
+            ("TURN_SECRET", "turn-456"),
+            ("PAYMENT_VERIFIER_KEY", "pay-789"),
         ])
         .unwrap();
         let shown = format!("{cfg:?}");
         assert!(!shown.contains("super-secret-value"));
         assert!(!shown.contains("hunter2"));
         assert!(!shown.contains("key-123"));
+        assert!(!shown.contains("turn-456"));
+        assert!(!shown.contains("pay-789"));
         assert!(shown.contains("postgres://app:***@db:5432/x"));
     }
 

@@ -11,16 +11,19 @@
 //!   `sms` (phone verification), `users` (the users table, profile),
 //!   `media` (uploads: storage seam, image cleaning), `matching` (settings,
 //!   the pool, decisions; see docs/matching.md), `gems` (balance, ledger),
-//!   `realtime` (the cross-node event hub, WebSocket, SSE), `ops` (health,
+//!   `calls` (call sessions, WebRTC signaling, ICE servers), `history` (recent
+//!   calls, ratings), `realtime` (the cross-node event hub, WebSocket, SSE), `ops` (health,
 //!   readiness, metrics, OpenAPI).
 //! - `redis` names every key (`redis::keys`) and loads every Lua script of
 //!   `lua/` (`redis::scripts`); `ratelimit` is the fixed-window limiter on top.
 //! - Postgres schema: `migrations/`, applied at start.
 
 pub mod auth;
+pub mod calls;
 pub mod config;
 pub mod error;
 pub mod gems;
+pub mod history;
 pub mod http;
 pub mod matching;
 pub mod media;
@@ -31,5 +34,6 @@ pub mod redis;
 pub mod sms;
 pub mod startup;
 pub mod state;
+pub mod tasks;
 pub mod telemetry;
 pub mod users;

@@ -16,6 +16,7 @@ use warp::reply::Response;
 
 use crate::auth::Tokens;
 use crate::config::Config;
+use crate::gems::payments::{HttpVerifier, PaymentVerifier, TestTokens};
 use crate::matching::ids::MatchIds;
 use crate::media::storage::DiskStorage;
 use crate::ops::metrics::Metrics;
@@ -23,7 +24,9 @@ use crate::realtime::hub::{self, Hub};
 use crate::redis::Redis;
 use crate::sms::provider::{HttpSms, LogOnlySms, SmsSender};
 use crate::state::{App, AppState};
-use crate::{auth, gems, http, matching, media, ops, realtime, sms, telemetry, users};
+use crate::{
+    auth, calls, gems, history, http, matching, media, ops, realtime, sms, telemetry, users,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -68,6 +71,14 @@ impl Application {
             Some(url) => Arc::new(HttpSms::new(url.clone(), cfg.sms_provider_key.clone())),
             None => Arc::new(LogOnlySms),
         };
+        let payments: Arc<dyn PaymentVerifier> = match &cfg.payments.verifier_url {
+            Some(url) => Arc::new(HttpVerifier::new(
+                url.clone(),
+                cfg.payments.verifier_key.clone(),
+                Duration::from_millis(cfg.payments.verifier_timeout_ms),
+            )),
+            None => Arc::new(TestTokens),
+        };
         let (openapi, route_patterns) = ops::openapi::document();
         let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
             .await
@@ -89,11 +100,13 @@ impl Application {
             bus,
             stopping: tokio::sync::watch::channel(false).0,
             sms,
+            payments,
             db,
             redis,
             cfg,
         });
         matching::tasks::spawn(state.clone(), state.stopping.subscribe());
+        calls::spawn_tasks(state.clone(), state.stopping.subscribe());
         let routes = routes(state.clone(), openapi.into());
         Ok(Application {
             listener,
@@ -140,6 +153,10 @@ pub fn routes(state: AppState, openapi: bytes::Bytes) -> BoxedFilter<(Response,)
         .or(matching::routes(state.clone()))
         .unify()
         .or(gems::routes(state.clone()))
+        .unify()
+        .or(calls::routes(state.clone()))
+        .unify()
+        .or(history::routes(state.clone()))
         .unify()
         .or(realtime::routes(state.clone()))
         .unify()

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 use crate::auth::Tokens;
 use crate::config::Config;
+use crate::gems::payments::PaymentVerifier;
 use crate::matching::ids::MatchIds;
 use crate::media::storage::MediaStorage;
 use crate::ops::metrics::Metrics;
@@ -24,6 +25,7 @@ pub struct App {
     pub tokens: Tokens,
     pub storage: Arc<dyn MediaStorage>,
     pub sms: Arc<dyn SmsSender>,
+    pub payments: Arc<dyn PaymentVerifier>,
     pub metrics: Metrics,
     pub hub: Arc<Hub>,
     pub match_ids: MatchIds,

@@ -3,15 +3,63 @@
 //! charged once, a payment credited once. Balances never go below zero
 //! (a CHECK on both tables backs the conditional UPDATE).
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 pub const FILTER_MATCH: &str = "filter_match";
+pub const PAYMENT: &str = "payment";
 
 pub async fn balance(db: &PgPool, uid: i64) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT gems FROM users WHERE id = $1")
         .bind(uid)
         .fetch_optional(db)
         .await
+}
+
+/// What one movement did.
+pub enum Applied {
+    Done {
+        balance: i64,
+    },
+    /// `(user, reason, ref)` moved before: nothing to do (roll back).
+    Duplicate,
+    /// The balance would go below zero (roll back).
+    Insufficient,
+}
+
+/// Moves `uid`'s balance by `delta` and records it, inside `tx`.
+pub async fn apply(
+    tx: &mut PgConnection,
+    uid: i64,
+    delta: i64,
+    reason: &str,
+    reference: &str,
+) -> Result<Applied, sqlx::Error> {
+    let balance: Option<i64> = sqlx::query_scalar(
+        "UPDATE users SET gems = gems + $2, updated_at = now() WHERE id = $1 AND gems + $2 >= 0 RETURNING gems",
+    )
+    .bind(uid)
+    .bind(delta)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(balance) = balance else {
+        return Ok(Applied::Insufficient);
+    };
+    let recorded = sqlx::query(
+        "INSERT INTO gem_ledger (user_id, delta, balance_after, reason, ref)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, reason, ref) DO NOTHING",
+    )
+    .bind(uid)
+    .bind(delta)
+    .bind(balance)
+    .bind(reason)
+    .bind(reference)
+    .execute(&mut *tx)
+    .await?;
+    Ok(if recorded.rows_affected() == 0 {
+        Applied::Duplicate
+    } else {
+        Applied::Done { balance }
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,31 +78,13 @@ pub async fn charge_for_match(
     payers: &[(i64, i64)],
 ) -> Result<(), ChargeError> {
     let mut tx = db.begin().await?;
+    let reference = match_id.to_string();
     for &(uid, cost) in payers {
-        let balance: Option<i64> = sqlx::query_scalar(
-            "UPDATE users SET gems = gems - $2, updated_at = now() WHERE id = $1 AND gems >= $2 RETURNING gems",
-        )
-        .bind(uid)
-        .bind(cost)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(balance) = balance else {
-            return Err(ChargeError::Insufficient(uid));
-        };
-        let recorded = sqlx::query(
-            "INSERT INTO gem_ledger (user_id, delta, balance_after, reason, ref)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, reason, ref) DO NOTHING",
-        )
-        .bind(uid)
-        .bind(-cost)
-        .bind(balance)
-        .bind(FILTER_MATCH)
-        .bind(match_id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        if recorded.rows_affected() == 0 {
-            // charged before: undo this second UPDATE by dropping the transaction
-            return Ok(());
+        match apply(&mut tx, uid, -cost, FILTER_MATCH, &reference).await? {
+            Applied::Done { .. } => {}
+            Applied::Insufficient => return Err(ChargeError::Insufficient(uid)),
+            // charged before: dropping the transaction undoes this second attempt
+            Applied::Duplicate => return Ok(()),
         }
     }
     tx.commit().await?;
@@ -70,27 +100,11 @@ pub async fn credit(
     reference: &str,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let balance: i64 = sqlx::query_scalar(
-        "UPDATE users SET gems = gems + $2, updated_at = now() WHERE id = $1 RETURNING gems",
-    )
-    .bind(uid)
-    .bind(gems)
-    .fetch_one(&mut *tx)
-    .await?;
-    let recorded = sqlx::query(
-        "INSERT INTO gem_ledger (user_id, delta, balance_after, reason, ref)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, reason, ref) DO NOTHING",
-    )
-    .bind(uid)
-    .bind(gems)
-    .bind(balance)
-    .bind(reason)
-    .bind(reference)
-    .execute(&mut *tx)
-    .await?;
-    if recorded.rows_affected() == 0 {
-        return Ok(false);
+    match apply(&mut tx, uid, gems, reason, reference).await? {
+        Applied::Done { .. } => {
+            tx.commit().await?;
+            Ok(true)
+        }
+        Applied::Duplicate | Applied::Insufficient => Ok(false),
     }
-    tx.commit().await?;
-    Ok(true)
 }

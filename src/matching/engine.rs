@@ -67,6 +67,19 @@ pub enum DecideOutcome {
     },
 }
 
+#[derive(Debug, PartialEq)]
+pub enum CallStart {
+    Missing,
+    Forbidden,
+    /// The match is not (or not yet) `matched`.
+    Unmatched,
+    Call {
+        session: String,
+        a: i64,
+        b: i64,
+    },
+}
+
 /// What one housekeeping run did in a shard.
 #[derive(Debug, Default, PartialEq)]
 pub struct Reaped {
@@ -193,6 +206,40 @@ pub async fn decide(
             deadline_ms: int(&reply, 1),
         }),
         _ => Err(script_error("decide", &reply)),
+    }
+}
+
+/// The call session id of a matched match, `fresh` if it has none yet.
+pub async fn call_session(
+    redis: &Redis,
+    cfg: &MatchConfig,
+    uid: i64,
+    match_id: i64,
+    fresh: &str,
+) -> ApiResult<CallStart> {
+    let Ok((prefix, seen)) = shard_keys(redis, cfg, super::ids::shard_of(match_id)) else {
+        return Ok(CallStart::Missing);
+    };
+    let args = vec![
+        prefix,
+        redis.keys.events_channel(),
+        uid.to_string(),
+        match_id.to_string(),
+        fresh.to_owned(),
+    ];
+    let reply: Vec<Value> = redis
+        .run(&redis.scripts.call_start, vec![seen], args)
+        .await?;
+    match text(&reply, 0).as_str() {
+        "missing" => Ok(CallStart::Missing),
+        "forbidden" => Ok(CallStart::Forbidden),
+        "unmatched" => Ok(CallStart::Unmatched),
+        "call" => Ok(CallStart::Call {
+            session: text(&reply, 1),
+            a: int(&reply, 2),
+            b: int(&reply, 3),
+        }),
+        _ => Err(script_error("call_start", &reply)),
     }
 }
 

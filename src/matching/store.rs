@@ -113,7 +113,8 @@ impl Candidate {
 pub async fn candidate(db: &PgPool, uid: i64) -> Result<Option<Candidate>, sqlx::Error> {
     sqlx::query_as(
         "SELECT u.id, u.username, u.nickname, u.age, u.gender, u.profile_image, u.gems,
-                0.0::float8 AS rating,
+                COALESCE((SELECT round(avg(r.rating), 2)::float8 FROM ratings r WHERE r.rated_id = u.id), 0)
+                    AS rating,
                 s.preferred_gender, s.age_min, s.age_max, s.radius_km, s.lat, s.lng, s.region,
                 ARRAY(SELECT blocked_id FROM blocks WHERE blocker_id = u.id
                       UNION SELECT blocker_id FROM blocks WHERE blocked_id = u.id) AS excluded

@@ -7,57 +7,46 @@ use tokio::sync::watch;
 
 use super::engine;
 use crate::state::AppState;
+use crate::tasks::every;
 
 pub fn spawn(state: AppState, stop: watch::Receiver<bool>) {
-    tokio::spawn(housekeeping(state.clone(), stop.clone()));
-    tokio::spawn(heartbeats(state, stop));
+    let s = state.clone();
+    every(Duration::from_millis(500), stop.clone(), move || {
+        housekeeping(s.clone())
+    });
+    // every third of the ghost timeout, users with an open long poll, WebSocket
+    // or SSE stream on this node are marked alive
+    let period = Duration::from_millis((state.cfg.matching.ghost_timeout_sec * 1000 / 3).max(200));
+    every(period, stop, move || heartbeats(state.clone()));
 }
 
-async fn housekeeping(state: AppState, mut stop: watch::Receiver<bool>) {
+async fn housekeeping(state: AppState) {
     let cfg = &state.cfg.matching;
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => return,
-        }
-        for (shard, name) in cfg.shards.iter().enumerate() {
-            match engine::reap(&state.redis, cfg, shard, engine::now_ms()).await {
-                Ok(reaped) => {
-                    state
-                        .metrics
-                        .pool_size
-                        .with_label_values(&[name])
-                        .set(reaped.waiting);
-                    if reaped.ghosts > 0 {
-                        tracing::debug!(shard = %name, ghosts = reaped.ghosts, "ghosts left the pool");
-                    }
+    for (shard, name) in cfg.shards.iter().enumerate() {
+        match engine::reap(&state.redis, cfg, shard, engine::now_ms()).await {
+            Ok(reaped) => {
+                state
+                    .metrics
+                    .pool_size
+                    .with_label_values(&[name])
+                    .set(reaped.waiting);
+                if reaped.ghosts > 0 {
+                    tracing::debug!(shard = %name, ghosts = reaped.ghosts, "ghosts left the pool");
                 }
-                Err(e) => tracing::warn!(shard = %name, error = %e, "pool housekeeping failed"),
             }
+            Err(e) => tracing::warn!(shard = %name, error = %e, "pool housekeeping failed"),
         }
     }
 }
 
-/// Every third of the ghost timeout, users with an open long poll, WebSocket
-/// or SSE stream on this node are marked alive.
-async fn heartbeats(state: AppState, mut stop: watch::Receiver<bool>) {
-    let cfg = &state.cfg.matching;
-    let every = Duration::from_millis((cfg.ghost_timeout_sec * 1000 / 3).max(200));
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => return,
-        }
-        let users = state.hub.local_users();
-        if users.is_empty() {
-            continue;
-        }
-        if let Err(e) = engine::heartbeat(&state.redis, cfg, &users, engine::now_ms()).await {
-            tracing::warn!(error = %e, "heartbeat failed");
-        }
+async fn heartbeats(state: AppState) {
+    let users = state.hub.local_users();
+    if users.is_empty() {
+        return;
+    }
+    if let Err(e) =
+        engine::heartbeat(&state.redis, &state.cfg.matching, &users, engine::now_ms()).await
+    {
+        tracing::warn!(error = %e, "heartbeat failed");
     }
 }

@@ -46,7 +46,14 @@ struct Head {
     status: Option<String>,
 }
 
-type Listeners = HashMap<i64, Vec<(u64, mpsc::Sender<Arc<Event>>)>>;
+struct Listener {
+    id: u64,
+    tx: mpsc::Sender<Arc<Event>>,
+    /// A WebSocket: the connection that keeps a call alive.
+    websocket: bool,
+}
+
+type Listeners = HashMap<i64, Vec<Listener>>;
 
 #[derive(Default)]
 pub struct Hub {
@@ -64,12 +71,24 @@ pub struct Subscription {
 }
 
 impl Hub {
+    /// A long poll or an SSE stream.
     pub fn subscribe(self: &Arc<Self>, uid: i64) -> Subscription {
+        self.listen(uid, false)
+    }
+
+    pub fn subscribe_websocket(self: &Arc<Self>, uid: i64) -> Subscription {
+        self.listen(uid, true)
+    }
+
+    fn listen(self: &Arc<Self>, uid: i64, websocket: bool) -> Subscription {
         let (tx, rx) = mpsc::channel(BACKLOG);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         if !self.closed.load(Ordering::Acquire) {
             let mut listeners = self.listeners.lock().expect("hub lock");
-            listeners.entry(uid).or_default().push((id, tx));
+            listeners
+                .entry(uid)
+                .or_default()
+                .push(Listener { id, tx, websocket });
         }
         Subscription {
             hub: self.clone(),
@@ -82,7 +101,7 @@ impl Hub {
     fn unsubscribe(&self, uid: i64, id: u64) {
         let mut listeners = self.listeners.lock().expect("hub lock");
         if let Some(list) = listeners.get_mut(&uid) {
-            list.retain(|(i, _)| *i != id);
+            list.retain(|l| l.id != id);
             if list.is_empty() {
                 listeners.remove(&uid);
             }
@@ -107,8 +126,8 @@ impl Hub {
         });
         let listeners = self.listeners.lock().expect("hub lock");
         for uid in envelope.to {
-            for (_, tx) in listeners.get(&uid).into_iter().flatten() {
-                if tx.try_send(event.clone()).is_err() {
+            for listener in listeners.get(&uid).into_iter().flatten() {
+                if listener.tx.try_send(event.clone()).is_err() {
                     tracing::debug!(user_id = uid, "listener too slow; event skipped");
                 }
             }
@@ -122,6 +141,16 @@ impl Hub {
             .expect("hub lock")
             .keys()
             .copied()
+            .collect()
+    }
+
+    /// Users with a WebSocket open on this node.
+    pub fn local_websocket_users(&self) -> Vec<i64> {
+        let listeners = self.listeners.lock().expect("hub lock");
+        listeners
+            .iter()
+            .filter(|(_, list)| list.iter().any(|l| l.websocket))
+            .map(|(uid, _)| *uid)
             .collect()
     }
 

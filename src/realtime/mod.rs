@@ -57,19 +57,25 @@ pub fn websocket(state: AppState, auth: ApiResult<AuthUser>, ws: Option<Ws>) -> 
         return ApiError::validation("connection: a WebSocket upgrade is required").into_response();
     };
     // listening starts before the handshake completes: no event falls in between
-    let subscription = state.hub.subscribe(user.id);
+    let subscription = state.hub.subscribe_websocket(user.id);
     ws.max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| session(state, subscription, socket))
+        .on_upgrade(move |socket| session(state, user, subscription, socket))
         .into_response()
 }
 
+/// Largest `payload` of a `signal` message.
+pub const MAX_SIGNAL_PAYLOAD: usize = 16 * 1024;
+
 #[derive(Deserialize)]
-struct ClientMessage {
+struct ClientMessage<'a> {
     #[serde(rename = "type")]
-    kind: String,
+    kind: &'a str,
+    call_session_id: Option<&'a str>,
+    #[serde(borrow)]
+    payload: Option<&'a serde_json::value::RawValue>,
 }
 
-async fn session(state: AppState, mut events: Subscription, socket: WebSocket) {
+async fn session(state: AppState, user: AuthUser, mut events: Subscription, socket: WebSocket) {
     state.metrics.websockets.inc();
     let (mut tx, mut rx) = socket.split();
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -85,8 +91,10 @@ async fn session(state: AppState, mut events: Subscription, socket: WebSocket) {
             },
             message = rx.next() => match message {
                 Some(Ok(m)) if m.is_text() => {
-                    let reply = answer(m.to_str().unwrap_or_default());
-                    if tx.send(Message::text(reply.to_string())).await.is_err() {
+                    let reply = answer(&state, &user, m.to_str().unwrap_or_default()).await;
+                    if let Some(reply) = reply
+                        && tx.send(Message::text(reply.to_string())).await.is_err()
+                    {
                         break;
                     }
                 }
@@ -105,12 +113,29 @@ async fn session(state: AppState, mut events: Subscription, socket: WebSocket) {
     state.metrics.websockets.dec();
 }
 
-/// What the server answers to a client's message.
-fn answer(text: &str) -> serde_json::Value {
-    match serde_json::from_str::<ClientMessage>(text) {
-        Ok(m) if m.kind == "ping" => json!({"type": "pong"}),
-        Ok(m) => json!({"type": "error", "error": format!("unsupported message type: {}", m.kind)}),
-        Err(_) => json!({"type": "error", "error": "messages are JSON objects with a type"}),
+/// What the server answers to a client's message (nothing to a relayed signal).
+async fn answer(state: &AppState, user: &AuthUser, text: &str) -> Option<serde_json::Value> {
+    let error = |message: &str| Some(json!({"type": "error", "error": message}));
+    let Ok(message) = serde_json::from_str::<ClientMessage>(text) else {
+        return error("messages are JSON objects with a type");
+    };
+    match message.kind {
+        "ping" => Some(json!({"type": "pong"})),
+        "signal" => {
+            let (Some(session), Some(payload)) = (message.call_session_id, message.payload) else {
+                return error("a signal needs call_session_id and payload");
+            };
+            if payload.get().len() > MAX_SIGNAL_PAYLOAD {
+                return error("signal payload too large");
+            }
+            match crate::calls::session::relay_signal(state, user.id, session, payload).await {
+                Ok(()) => None,
+                Err(e) => Some(
+                    json!({"type": "error", "error": e.body()["error"], "call_session_id": session}),
+                ),
+            }
+        }
+        other => error(&format!("unsupported message type: {other}")),
     }
 }
 

@@ -27,6 +27,21 @@ impl Keys {
         format!("{}{{pool:{shard}}}", self.prefix)
     }
 
+    /// A call session: `match_id a b started [ended]`.
+    pub fn call(&self, session: &str) -> String {
+        format!("{}call:{{{session}}}", self.prefix)
+    }
+
+    /// Live calls by the last sign of life of either side (ms): what the reaper reads.
+    pub fn active_calls(&self) -> String {
+        format!("{}{{calls}}:active", self.prefix)
+    }
+
+    /// The session id of the user's current call.
+    pub fn user_call(&self, uid: i64) -> String {
+        format!("{}ucall:{{{uid}}}", self.prefix)
+    }
+
     /// The pub/sub channel that carries realtime events to every node.
     pub fn events_channel(&self) -> String {
         format!("{}events", self.prefix)

@@ -37,6 +37,8 @@ pub struct Scripts {
     pub match_cancel: Script,
     pub match_unpair: Script,
     pub match_reap: Script,
+    pub call_start: Script,
+    pub call_open: Script,
 }
 
 impl Default for Scripts {
@@ -54,12 +56,14 @@ impl Default for Scripts {
             match_cancel: matching_lua!("cancel.lua"),
             match_unpair: matching_lua!("unpair.lua"),
             match_reap: matching_lua!("reap.lua"),
+            call_start: matching_lua!("call_start.lua"),
+            call_open: lua!("call/open.lua"),
         }
     }
 }
 
 impl Scripts {
-    fn all(&self) -> [&Script; 12] {
+    fn all(&self) -> [&Script; 14] {
         [
             &self.rotate_refresh,
             &self.rate_hit,
@@ -73,6 +77,8 @@ impl Scripts {
             &self.match_cancel,
             &self.match_unpair,
             &self.match_reap,
+            &self.call_start,
+            &self.call_open,
         ]
     }
 

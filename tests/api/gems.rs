@@ -209,3 +209,159 @@ async fn a_storm_of_filtered_requests_charges_exactly_the_matches_made() {
         );
     }
 }
+
+async fn charge(app: &TestApp, token: &str, payment: &str) -> (StatusCode, serde_json::Value) {
+    app.post(
+        "/api/gem/charge/",
+        Some(token),
+        &json!({"payment_token": payment}),
+    )
+    .await
+}
+
+async fn payment_rows(app: &TestApp, uid: i64) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM gem_ledger WHERE user_id = $1 AND reason = 'payment'")
+        .bind(uid)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn development_tokens_credit_once_and_repeats_get_the_first_answer() {
+    let app = spawn_app().await;
+    let m = member(&app, "male", 30).await;
+    grant_gems(&app, m.id, 3).await;
+    let first = charge(&app, &m.token, "test_100_order-1").await;
+    assert_eq!(
+        first,
+        (
+            StatusCode::OK,
+            json!({"gems_added": 100, "new_balance": 103})
+        )
+    );
+    let (_, _) = charge(&app, &m.token, "test_5_order-2").await;
+    assert_eq!(charge(&app, &m.token, "test_100_order-1").await, first);
+    assert_eq!(balance(&app, &m.token).await, 108);
+    assert_eq!(payment_rows(&app, m.id).await, 2);
+    assert_eq!(ledger(&app, m.id).await.0, 108);
+    for bad in ["nope", "test_0_x", "test_10_"] {
+        assert_eq!(
+            charge(&app, &m.token, bad).await,
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                validation("payment_token: invalid")
+            ),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        charge(&app, &m.token, "").await,
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            validation("payment_token: must be 1 to 512 characters")
+        )
+    );
+    assert_eq!(balance(&app, &m.token).await, 108);
+}
+
+#[tokio::test]
+async fn one_token_sent_many_times_at_once_credits_once() {
+    let app = spawn_app_with(&[("DB_MAX_CONNECTIONS", "12")]).await;
+    let m = member(&app, "male", 30).await;
+    let results = futures_util::future::join_all(
+        (0..12).map(|_| charge(&app, &m.token, "test_50_same-instant")),
+    )
+    .await;
+    for result in &results {
+        assert_eq!(
+            *result,
+            (StatusCode::OK, json!({"gems_added": 50, "new_balance": 50}))
+        );
+    }
+    assert_eq!(balance(&app, &m.token).await, 50);
+    assert_eq!(payment_rows(&app, m.id).await, 1);
+}
+
+#[tokio::test]
+async fn a_token_used_by_someone_else_is_409() {
+    let app = spawn_app().await;
+    let (m, n) = (
+        member(&app, "male", 30).await,
+        member(&app, "female", 30).await,
+    );
+    assert_eq!(
+        charge(&app, &m.token, "test_7_shared").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        charge(&app, &n.token, "test_7_shared").await,
+        (
+            StatusCode::CONFLICT,
+            json!({"error": "이미 사용된 결제 토큰입니다."})
+        )
+    );
+    assert_eq!(balance(&app, &n.token).await, 0);
+}
+
+#[tokio::test]
+async fn the_http_verifier_credits_refuses_and_fails_safely() {
+    let verifier = stand_in(200, r#"{"valid": true, "gems": 30}"#).await;
+    let app = spawn_app_with(&[
+        ("PAYMENT_VERIFIER_URL", &verifier.url),
+        ("PAYMENT_VERIFIER_KEY", "verifier-key"),
+        ("PAYMENT_VERIFIER_TIMEOUT_MS", "300"),
+    ])
+    .await;
+    let m = member(&app, "male", 30).await;
+    assert_eq!(
+        charge(&app, &m.token, "store-receipt-1").await,
+        (StatusCode::OK, json!({"gems_added": 30, "new_balance": 30}))
+    );
+    let (auth, sent) = verifier.received.lock().await.pop().unwrap();
+    assert_eq!(
+        (auth.as_deref(), sent),
+        (
+            Some("Bearer verifier-key"),
+            json!({"payment_token": "store-receipt-1"})
+        )
+    );
+    // the development tokens mean nothing to a real verifier
+    verifier.answer(200, r#"{"valid": false}"#, 0);
+    assert_eq!(
+        charge(&app, &m.token, "test_100_x").await,
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            validation("payment_token: invalid")
+        )
+    );
+    verifier.answer(404, "{}", 0);
+    assert_eq!(
+        charge(&app, &m.token, "store-receipt-2").await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // errors, time-outs and nonsense: 503, nothing credited, the token still usable
+    let unavailable = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({"error": "Service unavailable"}),
+    );
+    for (status, body, delay) in [
+        (500, "{}", 0),
+        (200, r#"{"valid": true, "gems": 30}"#, 1000),
+        (200, "not json", 0),
+    ] {
+        verifier.answer(status, body, delay);
+        assert_eq!(
+            charge(&app, &m.token, "store-receipt-3").await,
+            unavailable,
+            "{status} {body} {delay}"
+        );
+    }
+    assert_eq!(balance(&app, &m.token).await, 30);
+    verifier.answer(200, r#"{"valid": true, "gems": 12}"#, 0);
+    assert_eq!(
+        charge(&app, &m.token, "store-receipt-3").await,
+        (StatusCode::OK, json!({"gems_added": 12, "new_balance": 42}))
+    );
+    assert_eq!(payment_rows(&app, m.id).await, 2);
+}

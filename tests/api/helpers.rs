@@ -383,3 +383,104 @@ pub async fn settle(
     }
     matched
 }
+
+/// How a stand-in server answers.
+#[derive(Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub delay_ms: u64,
+}
+
+/// What a stand-in received: each request's Authorization header and JSON body.
+pub type Received = std::sync::Arc<tokio::sync::Mutex<Vec<(Option<String>, Value)>>>;
+
+/// A stand-in for a third-party HTTP API (SMS provider, payment verifier):
+/// records every request (its Authorization header and JSON body) and answers
+/// with whatever `reply` holds.
+pub struct StandIn {
+    pub url: String,
+    pub received: Received,
+    pub reply: std::sync::Arc<std::sync::Mutex<Reply>>,
+}
+
+pub async fn stand_in(status: u16, body: &str) -> StandIn {
+    use warp::Filter;
+    let received: Received = Default::default();
+    let reply = std::sync::Arc::new(std::sync::Mutex::new(Reply {
+        status,
+        body: body.to_owned(),
+        delay_ms: 0,
+    }));
+    let (r, answer) = (received.clone(), reply.clone());
+    let route = warp::post()
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::body::json())
+        .then(move |auth: Option<String>, body: Value| {
+            let (r, answer) = (r.clone(), answer.clone());
+            async move {
+                r.lock().await.push((auth, body));
+                let reply = answer.lock().unwrap().clone();
+                tokio::time::sleep(std::time::Duration::from_millis(reply.delay_ms)).await;
+                let status = warp::http::StatusCode::from_u16(reply.status).unwrap();
+                warp::reply::with_status(reply.body, status)
+            }
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+    StandIn {
+        url,
+        received,
+        reply,
+    }
+}
+
+impl StandIn {
+    pub fn answer(&self, status: u16, body: &str, delay_ms: u64) {
+        *self.reply.lock().unwrap() = Reply {
+            status,
+            body: body.to_owned(),
+            delay_ms,
+        };
+    }
+}
+
+/// Two members paired and matched (both accepted); returns them and the match id.
+pub async fn matched(app: &TestApp) -> (Member, Member, i64) {
+    let a = member(app, "female", 24).await;
+    let b = member(app, "male", 31).await;
+    app.random(&a.token, 0).await;
+    let (status, body) = app.random(&b.token, 0).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["match_id"].as_i64().unwrap();
+    let (ra, rb) = tokio::join!(
+        app.decide(&a.token, id, "accept"),
+        app.decide(&b.token, id, "accept")
+    );
+    assert_eq!(
+        (ra.1["status"].as_str(), rb.1["status"].as_str()),
+        (Some("matched"), Some("matched"))
+    );
+    (a, b, id)
+}
+
+impl TestApp {
+    pub async fn start_call(&self, token: &str, match_id: i64) -> (StatusCode, Value) {
+        self.post(
+            "/api/call/start/",
+            Some(token),
+            &json!({"match_id": match_id}),
+        )
+        .await
+    }
+
+    pub async fn end_call(&self, token: &str, session: &str) -> (StatusCode, Value) {
+        self.post(
+            "/api/call/end/",
+            Some(token),
+            &json!({"call_session_id": session}),
+        )
+        .await
+    }
+}

@@ -1,8 +1,10 @@
 //! Integration tests against real Redis and Postgres (see `helpers::spawn_app`).
 
 mod auth;
+mod calls;
 mod gems;
 mod helpers;
+mod history;
 mod matching;
 mod ops;
 mod profile;

@@ -729,9 +729,15 @@ async fn ended_matches_are_kept_briefly_and_matched_ones_until_the_call() {
     };
     let (a, b, id) = paired(&app).await;
     assert!(pttl(id).await <= 70_000);
-    tokio::join!(app.decide(&a.token, id, "accept"), app.decide(&b.token, id, "accept"));
+    tokio::join!(
+        app.decide(&a.token, id, "accept"),
+        app.decide(&b.token, id, "accept")
+    );
     let kept = pttl(id).await;
-    assert!((590_000..=600_000).contains(&kept), "matched kept {kept} ms");
+    assert!(
+        (590_000..=600_000).contains(&kept),
+        "matched kept {kept} ms"
+    );
     let (c, _, id) = paired(&app).await;
     app.decide(&c.token, id, "reject").await;
     let kept = pttl(id).await;

@@ -1,13 +1,8 @@
 //! SMS verification, phone registration and phone login (Talk document).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use fred::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
-use warp::Filter;
 
 use crate::helpers::*;
 
@@ -489,47 +484,14 @@ async fn register_validates_nickname_and_password() {
     );
 }
 
-type Received = Arc<Mutex<Vec<(Option<String>, Value)>>>;
-
-/// A stand-in SMS provider: records what it is sent, answers 500 while `failing`.
-struct FakeProvider {
-    url: String,
-    received: Received,
-    failing: Arc<AtomicBool>,
-}
-
-async fn fake_provider() -> FakeProvider {
-    let received: Received = Arc::default();
-    let failing = Arc::new(AtomicBool::new(false));
-    let (r, f) = (received.clone(), failing.clone());
-    let route = warp::post()
-        .and(warp::header::optional::<String>("authorization"))
-        .and(warp::body::json())
-        .then(move |auth: Option<String>, body: Value| {
-            let (r, f) = (r.clone(), f.clone());
-            async move {
-                r.lock().await.push((auth, body));
-                let status = if f.load(Ordering::SeqCst) { 500 } else { 200 };
-                warp::reply::with_status("{}", warp::http::StatusCode::from_u16(status).unwrap())
-            }
-        });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/send", listener.local_addr().unwrap());
-    tokio::spawn(warp::serve(route).incoming(listener).run());
-    FakeProvider {
-        url,
-        received,
-        failing,
-    }
-}
-
 #[tokio::test]
 async fn production_sends_the_code_through_the_provider_and_never_returns_it() {
-    let provider = fake_provider().await;
+    let provider = stand_in(200, "{}").await;
     let app = spawn_app_with(&[
         ("APP_ENV", "production"),
         ("SMS_PROVIDER_URL", &provider.url),
         ("SMS_PROVIDER_KEY", "provider-key"),
+        ("PAYMENT_VERIFIER_URL", &provider.url),
     ])
     .await;
     let phone = phone();
@@ -549,14 +511,14 @@ async fn production_sends_the_code_through_the_provider_and_never_returns_it() {
 
 #[tokio::test]
 async fn a_failing_provider_is_503_and_charges_nothing() {
-    let provider = fake_provider().await;
+    let provider = stand_in(500, "{}").await;
     let app = spawn_app_with(&[
         ("APP_ENV", "production"),
         ("SMS_PROVIDER_URL", &provider.url),
+        ("PAYMENT_VERIFIER_URL", &provider.url),
     ])
     .await;
     let phone = phone();
-    provider.failing.store(true, Ordering::SeqCst);
     let (status, body) = request_code(&app, &phone).await;
     assert_eq!(
         (status, body),
@@ -565,7 +527,7 @@ async fn a_failing_provider_is_503_and_charges_nothing() {
             json!({"error": "Service unavailable"})
         )
     );
-    provider.failing.store(false, Ordering::SeqCst);
+    provider.answer(200, "{}", 0);
     // no cooldown was started by the failed send
     assert_eq!(request_code(&app, &phone).await.0, StatusCode::OK);
 }
@@ -575,6 +537,7 @@ async fn an_unreachable_provider_is_503() {
     let app = spawn_app_with(&[
         ("APP_ENV", "production"),
         ("SMS_PROVIDER_URL", "http://127.0.0.1:9/send"),
+        ("PAYMENT_VERIFIER_URL", "http://127.0.0.1:9/verify"),
     ])
     .await;
     let (status, body) = request_code(&app, &phone()).await;

@@ -1,0 +1,303 @@
+//! Call sessions in Redis (`call:{<id>}`, indexed in `{calls}:active` by the
+//! last sign of life of either side) and their one row in Postgres.
+//!
+//! A call is written to Postgres before Redis marks it ended, and the row is
+//! keyed by the session id: ends that race (both sides, or a side and the
+//! reaper of another node) write it once, and a node dying half-way leaves a
+//! session the reaper finishes later. No call is lost, none is written twice.
+
+use chrono::{DateTime, Utc};
+use fred::prelude::*;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::auth::tokens::random_id;
+use crate::error::{ApiError, ApiResult};
+use crate::matching::engine::{self, CallStart};
+use crate::realtime::hub;
+use crate::state::AppState;
+
+pub const NOT_MATCHED: &str = "매칭이 성사되지 않은 상대입니다.";
+
+/// What Redis holds of a call.
+struct Session {
+    match_id: i64,
+    a: i64,
+    b: i64,
+    started_ms: i64,
+}
+
+async fn load(state: &AppState, session: &str) -> ApiResult<Option<Session>> {
+    let key = state.redis.keys.call(session);
+    let fields: Vec<Option<i64>> = state
+        .redis
+        .pool
+        .hmget(key, vec!["match_id", "a", "b", "started"])
+        .await?;
+    Ok(match fields[..] {
+        [Some(match_id), Some(a), Some(b), Some(started_ms)] => Some(Session {
+            match_id,
+            a,
+            b,
+            started_ms,
+        }),
+        _ => None,
+    })
+}
+
+#[derive(Serialize)]
+struct CallStarted<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    call_session_id: &'a str,
+    match_id: i64,
+}
+
+/// The session of a matched match, opened by whichever side asks first.
+pub async fn start(state: &AppState, uid: i64, match_id: i64) -> ApiResult<String> {
+    let redis = &state.redis;
+    let fresh = random_id();
+    let (session, a, b) =
+        match engine::call_session(redis, &state.cfg.matching, uid, match_id, &fresh).await? {
+            CallStart::Missing => return Err(ApiError::NotFound),
+            CallStart::Forbidden => return Err(ApiError::Forbidden),
+            CallStart::Unmatched => return Err(ApiError::Conflict(NOT_MATCHED)),
+            CallStart::Call { session, a, b } => (session, a, b),
+        };
+    let now = engine::now_ms();
+    // indexed before it exists: a node dying in between leaves nothing unreaped
+    let _: i64 = redis
+        .pool
+        .zadd(
+            redis.keys.active_calls(),
+            Some(SetOptions::NX),
+            None,
+            false,
+            false,
+            (now as f64, session.as_str()),
+        )
+        .await?;
+    let created: i64 = redis
+        .run(
+            &redis.scripts.call_open,
+            vec![redis.keys.call(&session)],
+            vec![match_id, a, b, now],
+        )
+        .await?;
+    if created == 1 {
+        for uid in [a, b] {
+            let _: () = redis
+                .pool
+                .set(
+                    redis.keys.user_call(uid),
+                    session.as_str(),
+                    Some(Expiration::EX(86400)),
+                    None,
+                    false,
+                )
+                .await?;
+        }
+        let event = CallStarted {
+            kind: "call_started",
+            call_session_id: &session,
+            match_id,
+        };
+        hub::publish(redis, &[a, b], &json(&event)?).await?;
+    }
+    Ok(session)
+}
+
+fn json<T: Serialize>(value: &T) -> ApiResult<String> {
+    serde_json::to_string(value).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Who ends a call.
+#[derive(Clone, Copy, Debug)]
+pub enum Ender {
+    User(i64),
+    /// The reaper: neither side was heard of since `last_seen_ms`.
+    Idle {
+        last_seen_ms: i64,
+    },
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Ended {
+    pub call_id: i64,
+    pub duration_sec: i32,
+}
+
+#[derive(Serialize)]
+struct CallEnded<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    call_session_id: &'a str,
+    call_id: i64,
+    duration_sec: i32,
+    reason: &'static str,
+}
+
+/// Ends a call (again, harmlessly) and returns its row; `None` when the reaper
+/// meets a session that is gone.
+pub async fn end(state: &AppState, session_id: &str, ender: Ender) -> ApiResult<Option<Ended>> {
+    let redis = &state.redis;
+    let Some(session) = load(state, session_id).await? else {
+        if let Ender::User(_) = ender {
+            return Err(ApiError::NotFound);
+        }
+        let _: i64 = redis
+            .pool
+            .zrem(redis.keys.active_calls(), session_id)
+            .await?;
+        return Ok(None);
+    };
+    let (ended_ms, reason) = match ender {
+        Ender::User(uid) if uid != session.a && uid != session.b => {
+            return Err(ApiError::Forbidden);
+        }
+        Ender::User(_) => (engine::now_ms(), "hangup"),
+        Ender::Idle { last_seen_ms } => (last_seen_ms.max(session.started_ms), "idle"),
+    };
+    let started =
+        DateTime::<Utc>::from_timestamp_millis(session.started_ms).unwrap_or_else(Utc::now);
+    let ended = DateTime::<Utc>::from_timestamp_millis(ended_ms).unwrap_or_else(Utc::now);
+    let duration = ((ended_ms - session.started_ms).max(0) / 1000) as i32;
+    // (xmax = 0): this statement inserted the row, rather than finding it
+    let (call_id, duration_sec, inserted): (i64, i32, bool) = sqlx::query_as(
+        "INSERT INTO calls (call_session_id, match_id, user_a, user_b, started_at, ended_at, duration_sec, end_reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (call_session_id) DO UPDATE SET call_session_id = EXCLUDED.call_session_id
+         RETURNING id, duration_sec, (xmax = 0)",
+    )
+    .bind(session_id)
+    .bind(session.match_id)
+    .bind(session.a)
+    .bind(session.b)
+    .bind(started)
+    .bind(ended)
+    .bind(duration)
+    .bind(reason)
+    .fetch_one(&state.db)
+    .await?;
+    let key = redis.keys.call(session_id);
+    let _: bool = redis.pool.hsetnx(&key, "ended", ended_ms).await?;
+    let _: bool = redis.pool.expire(&key, 3600, None).await?;
+    let _: i64 = redis
+        .pool
+        .zrem(redis.keys.active_calls(), session_id)
+        .await?;
+    if inserted {
+        let event = CallEnded {
+            kind: "call_ended",
+            call_session_id: session_id,
+            call_id,
+            duration_sec,
+            reason,
+        };
+        hub::publish(redis, &[session.a, session.b], &json(&event)?).await?;
+    }
+    Ok(Some(Ended {
+        call_id,
+        duration_sec,
+    }))
+}
+
+/// Ends the calls of which neither side was heard for the idle timeout.
+pub async fn reap(state: &AppState) -> ApiResult<usize> {
+    let redis = &state.redis;
+    let idle_since = engine::now_ms() - (state.cfg.calls.idle_timeout_sec * 1000) as i64;
+    let idle: Vec<(String, f64)> = redis
+        .pool
+        .zrangebyscore(
+            redis.keys.active_calls(),
+            "-inf",
+            idle_since as f64,
+            true,
+            Some((0, 100)),
+        )
+        .await?;
+    for (session, last_seen) in &idle {
+        end(
+            state,
+            session,
+            Ender::Idle {
+                last_seen_ms: *last_seen as i64,
+            },
+        )
+        .await?;
+    }
+    Ok(idle.len())
+}
+
+/// Marks alive the calls of the users who hold a WebSocket on this node.
+pub async fn heartbeat(state: &AppState, users: &[i64]) -> ApiResult<()> {
+    let redis = &state.redis;
+    let lookups = users.iter().map(|uid| {
+        redis
+            .pool
+            .get::<Option<String>, _>(redis.keys.user_call(*uid))
+    });
+    let sessions: Vec<String> = futures_util::future::try_join_all(lookups)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    let now = engine::now_ms() as f64;
+    let members: Vec<(f64, String)> = sessions.into_iter().map(|s| (now, s)).collect();
+    let _: i64 = redis
+        .pool
+        .zadd(
+            redis.keys.active_calls(),
+            Some(SetOptions::XX),
+            None,
+            false,
+            false,
+            members,
+        )
+        .await?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Signal<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    call_session_id: &'a str,
+    from: i64,
+    payload: &'a RawValue,
+}
+
+/// Relays a WebRTC signaling message (SDP or ICE candidate, opaque) to the
+/// other participant of a live call, on whatever node they are.
+pub async fn relay_signal(
+    state: &AppState,
+    from: i64,
+    session_id: &str,
+    payload: &RawValue,
+) -> ApiResult<()> {
+    let session = load(state, session_id).await?.ok_or(ApiError::NotFound)?;
+    let ended: bool = state
+        .redis
+        .pool
+        .hexists(state.redis.keys.call(session_id), "ended")
+        .await?;
+    if ended {
+        return Err(ApiError::NotFound);
+    }
+    let to = match from {
+        f if f == session.a => session.b,
+        f if f == session.b => session.a,
+        _ => return Err(ApiError::Forbidden),
+    };
+    let signal = Signal {
+        kind: "signal",
+        call_session_id: session_id,
+        from,
+        payload,
+    };
+    hub::publish(&state.redis, &[to], &json(&signal)?).await?;
+    Ok(())
+}
