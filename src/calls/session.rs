@@ -179,9 +179,13 @@ pub async fn end(state: &AppState, session_id: &str, ender: Ender) -> ApiResult<
     .bind(reason)
     .fetch_one(&state.db)
     .await?;
-    let key = redis.keys.call(session_id);
-    let _: bool = redis.pool.hsetnx(&key, "ended", ended_ms).await?;
-    let _: bool = redis.pool.expire(&key, 3600, None).await?;
+    let _: i64 = redis
+        .run(
+            &redis.scripts.call_finish,
+            vec![redis.keys.call(session_id)],
+            vec![ended_ms],
+        )
+        .await?;
     let _: i64 = redis
         .pool
         .zrem(redis.keys.active_calls(), session_id)

@@ -39,6 +39,7 @@ pub struct Scripts {
     pub match_reap: Script,
     pub call_start: Script,
     pub call_open: Script,
+    pub call_finish: Script,
 }
 
 impl Default for Scripts {
@@ -58,12 +59,13 @@ impl Default for Scripts {
             match_reap: matching_lua!("reap.lua"),
             call_start: matching_lua!("call_start.lua"),
             call_open: lua!("call/open.lua"),
+            call_finish: lua!("call/finish.lua"),
         }
     }
 }
 
 impl Scripts {
-    fn all(&self) -> [&Script; 14] {
+    fn all(&self) -> [&Script; 15] {
         [
             &self.rotate_refresh,
             &self.rate_hit,
@@ -79,6 +81,7 @@ impl Scripts {
             &self.match_reap,
             &self.call_start,
             &self.call_open,
+            &self.call_finish,
         ]
     }
 
