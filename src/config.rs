@@ -55,7 +55,18 @@ pub struct Config {
 
     pub matching: MatchConfig,
     pub calls: CallConfig,
+    pub talk: TalkConfig,
     pub payments: PaymentConfig,
+}
+
+/// Broadcasts and voice messages.
+#[derive(Clone, Debug)]
+pub struct TalkConfig {
+    pub broadcast_ttl_sec: u64,
+    /// Broadcasts one user may post in 24 hours.
+    pub broadcast_daily_limit: i64,
+    /// How often files of expired and deleted items are removed.
+    pub cleanup_interval_sec: u64,
 }
 
 /// Calls and WebRTC.
@@ -213,6 +224,11 @@ impl Config {
                 wait_default_sec: parse(src, "MATCH_WAIT_DEFAULT_SEC", 25)?,
                 wait_max_sec: parse(src, "MATCH_WAIT_MAX_SEC", 60)?,
                 ghost_timeout_sec: parse(src, "GHOST_TIMEOUT_SEC", 30)?,
+            },
+            talk: TalkConfig {
+                broadcast_ttl_sec: parse(src, "BROADCAST_TTL_SEC", 86400)?,
+                broadcast_daily_limit: parse(src, "BROADCAST_DAILY_LIMIT", 20)?,
+                cleanup_interval_sec: parse(src, "MEDIA_CLEANUP_INTERVAL_SEC", 60)?,
             },
             calls: CallConfig {
                 idle_timeout_sec: parse(src, "CALL_IDLE_TIMEOUT_SEC", 60)?,

@@ -12,21 +12,25 @@
 //!   `media` (uploads: storage seam, image cleaning), `matching` (settings,
 //!   the pool, decisions; see docs/matching.md), `gems` (balance, ledger),
 //!   `calls` (call sessions, WebRTC signaling, ICE servers), `history` (recent
-//!   calls, ratings), `realtime` (the cross-node event hub, WebSocket, SSE), `ops` (health,
+//!   calls, ratings), `broadcasts`, `conversations` and `moderation` (the
+//!   Talk document: voice broadcasts, 1:1 voice messages, block/report), `realtime` (the cross-node event hub, WebSocket, SSE), `ops` (health,
 //!   readiness, metrics, OpenAPI).
 //! - `redis` names every key (`redis::keys`) and loads every Lua script of
 //!   `lua/` (`redis::scripts`); `ratelimit` is the fixed-window limiter on top.
 //! - Postgres schema: `migrations/`, applied at start.
 
 pub mod auth;
+pub mod broadcasts;
 pub mod calls;
 pub mod config;
+pub mod conversations;
 pub mod error;
 pub mod gems;
 pub mod history;
 pub mod http;
 pub mod matching;
 pub mod media;
+pub mod moderation;
 pub mod ops;
 pub mod ratelimit;
 pub mod realtime;

@@ -25,7 +25,8 @@ use crate::redis::Redis;
 use crate::sms::provider::{HttpSms, LogOnlySms, SmsSender};
 use crate::state::{App, AppState};
 use crate::{
-    auth, calls, gems, history, http, matching, media, ops, realtime, sms, telemetry, users,
+    auth, broadcasts, calls, conversations, gems, history, http, matching, media, moderation, ops,
+    realtime, sms, telemetry, users,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +108,7 @@ impl Application {
         });
         matching::tasks::spawn(state.clone(), state.stopping.subscribe());
         calls::spawn_tasks(state.clone(), state.stopping.subscribe());
+        broadcasts::spawn_cleanup(state.clone(), state.stopping.subscribe());
         let routes = routes(state.clone(), openapi.into());
         Ok(Application {
             listener,
@@ -157,6 +159,12 @@ pub fn routes(state: AppState, openapi: bytes::Bytes) -> BoxedFilter<(Response,)
         .or(calls::routes(state.clone()))
         .unify()
         .or(history::routes(state.clone()))
+        .unify()
+        .or(broadcasts::routes(state.clone()))
+        .unify()
+        .or(conversations::routes(state.clone()))
+        .unify()
+        .or(moderation::routes(state.clone()))
         .unify()
         .or(realtime::routes(state.clone()))
         .unify()

@@ -3,6 +3,7 @@
 
 pub mod images;
 pub mod storage;
+pub mod voice;
 
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -14,6 +15,64 @@ use crate::state::AppState;
 
 /// Storage key prefix of profile images (served without auth, like any avatar).
 pub const PROFILE_DIR: &str = "profiles";
+
+/// Storage key prefix of voice files (served only through authorised routes).
+pub const VOICE_DIR: &str = "voices";
+
+/// Checks a voice upload and stores it unchanged; returns it and its key.
+pub async fn save_voice(state: &AppState, data: bytes::Bytes) -> ApiResult<(voice::Voice, String)> {
+    let checked = voice::check(data).await?;
+    let key = format!(
+        "{VOICE_DIR}/{}.{}",
+        crate::auth::tokens::random_id(),
+        checked.format.extension()
+    );
+    state
+        .storage
+        .put(&key, checked.data.clone())
+        .await
+        .map_err(|e| ApiError::Internal(format!("media write: {e}")))?;
+    Ok((checked, key))
+}
+
+/// Deletes stored files that nothing refers to any more.
+pub async fn delete_files(state: &AppState, keys: &[String]) {
+    for key in keys {
+        if let Err(e) = state.storage.delete(key).await {
+            tracing::warn!(%key, error = %e, "could not delete media");
+        }
+    }
+}
+
+/// The bytes of a voice file, as uploaded.
+pub async fn serve_voice(state: &AppState, key: &str) -> ApiResult<Response> {
+    let data = state
+        .storage
+        .get(key)
+        .await
+        .map_err(|e| ApiError::Internal(format!("media read: {e}")))?
+        .ok_or(ApiError::NotFound)?;
+    let content_type = key
+        .rsplit('.')
+        .next()
+        .and_then(voice::VoiceFormat::from_extension)
+        .map_or("application/octet-stream", voice::VoiceFormat::content_type);
+    let mut res = Response::new(data.into());
+    let headers = res.headers_mut();
+    headers.insert(
+        "content-type",
+        warp::http::HeaderValue::from_static(content_type),
+    );
+    headers.insert(
+        "cache-control",
+        warp::http::HeaderValue::from_static("private, no-store"),
+    );
+    headers.insert(
+        "x-content-type-options",
+        warp::http::HeaderValue::from_static("nosniff"),
+    );
+    Ok(res)
+}
 
 /// The URL the app loads for a stored key.
 pub fn url(state: &AppState, key: &str) -> String {

@@ -261,6 +261,12 @@ impl Drop for Process {
     }
 }
 
+impl Process {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 pub async fn spawn_process(of: &TestApp) -> Process {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -10,3 +10,4 @@ mod ops;
 mod profile;
 mod realtime;
 mod sms;
+mod talk;
