@@ -102,15 +102,7 @@ pub struct MessageResponse {
         (status = 429, body = crate::error::RateLimitedBody)))]
 pub async fn signup(state: AppState, ip: IpAddr, body: Body) -> ApiResult<Response> {
     let cfg = &state.cfg;
-    let ip_key = state.redis.keys.rate("signup_ip", &ip.to_string());
-    ratelimit::take(
-        &state.redis,
-        &ip_key,
-        3600,
-        cfg.signup_ip_limit,
-        TOO_MANY_REQUESTS,
-    )
-    .await?;
+    take_signup_slot(&state, ip).await?;
 
     let mut form = body.multipart(&["profile_image"], MAX_IMAGE_BYTES).await?;
     let field = |name: &str| form.text(name).unwrap_or_default().to_owned();
@@ -165,6 +157,13 @@ pub async fn signup(state: AppState, ip: IpAddr, body: Body) -> ApiResult<Respon
         user_id: user.id,
         tokens,
     })
+}
+
+/// One account more from `ip` within `SIGNUP_IP_LIMIT` an hour, or 429.
+pub async fn take_signup_slot(state: &AppState, ip: IpAddr) -> ApiResult<()> {
+    let key = state.redis.keys.rate("signup_ip", &ip.to_string());
+    let limit = state.cfg.signup_ip_limit;
+    ratelimit::take(&state.redis, &key, 3600, limit, TOO_MANY_REQUESTS).await
 }
 
 /// Refuses (429) while the account or the address has too many recent

@@ -9,10 +9,9 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::{TokenPair, password, validate};
-use crate::error::{ApiError, ApiResult, TOO_MANY_REQUESTS, is_unique_violation};
+use crate::error::{ApiError, ApiResult, is_unique_violation};
 use crate::http::body::Body;
 use crate::http::created;
-use crate::ratelimit;
 use crate::sms::{codes, parse_phone};
 use crate::state::AppState;
 use crate::users::store as users;
@@ -86,15 +85,7 @@ pub async fn register(state: AppState, ip: IpAddr, body: Body) -> ApiResult<Resp
             }),
         });
     }
-    let ip_key = state.redis.keys.rate("signup_ip", &ip.to_string());
-    ratelimit::take(
-        &state.redis,
-        &ip_key,
-        3600,
-        cfg.signup_ip_limit,
-        TOO_MANY_REQUESTS,
-    )
-    .await?;
+    super::account::take_signup_slot(&state, ip).await?;
 
     let hash = password::hash(req.password).await?;
     let user = users::insert(

@@ -9,9 +9,8 @@ use warp::reply::Response;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
-use crate::history::Page;
 use crate::http::body::{Body, body};
-use crate::http::{auth, created, ok, query, respond, with_state};
+use crate::http::{Page, auth, created, ok, query, respond, with_state};
 use crate::media::{self, voice::MAX_VOICE_BYTES};
 use crate::moderation::blocked_either_way;
 use crate::realtime::hub;

@@ -11,9 +11,8 @@ use warp::reply::Response;
 use crate::auth::AuthUser;
 use crate::broadcasts::{UserSummary, VoiceForm, voice_upload};
 use crate::error::{ApiError, ApiResult};
-use crate::history::Page;
 use crate::http::body::{Body, body};
-use crate::http::{auth, created, ok, query, respond, with_state};
+use crate::http::{Page, auth, created, ok, query, respond, with_state};
 use crate::media;
 use crate::moderation::blocked_either_way;
 use crate::realtime::hub;
@@ -211,15 +210,19 @@ pub struct Conversation {
 const COLUMNS: &str = "id, user_a, user_b, active, a_hidden, b_hidden, a_favorite, b_favorite, \
                        created_at, updated_at, last_message_at";
 
-/// A conversation `me` may open: 404 if missing, hidden for them or blocked; 403 if not theirs.
-async fn open(state: &AppState, me: i64, id: i64) -> ApiResult<Row> {
+async fn load(state: &AppState, id: i64) -> ApiResult<Row> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM conversations WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(&state.db)
     .await?;
-    let row = row.ok_or(ApiError::NotFound)?;
+    row.ok_or(ApiError::NotFound)
+}
+
+/// A conversation `me` may open: 404 if missing, hidden for them or blocked; 403 if not theirs.
+async fn open(state: &AppState, me: i64, id: i64) -> ApiResult<Row> {
+    let row = load(state, id).await?;
     if row.user_a != me && row.user_b != me {
         return Err(ApiError::Forbidden);
     }
@@ -462,13 +465,7 @@ pub async fn send_message(
     body: Body,
 ) -> ApiResult<Response> {
     let me = auth?;
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM conversations WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(&state.db)
-    .await?;
-    let row = row.ok_or(ApiError::NotFound)?;
+    let row = load(&state, id).await?;
     if (row.user_a != me.id && row.user_b != me.id)
         || !row.active
         || blocked_either_way(&state.db, me.id, row.partner(me.id)).await?

@@ -9,7 +9,7 @@ use warp::reply::Response;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::http::body::{Body, body};
-use crate::http::{auth, created, ok, query, respond, with_state};
+use crate::http::{Page, auth, created, ok, query, respond, with_state};
 use crate::state::AppState;
 
 pub const ALREADY_RATED: &str = "이미 평가한 통화입니다.";
@@ -28,22 +28,6 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(body())
         .then(|s, a, b| async move { respond(rate(s, a, b).await) });
     recent.or(rate).unify().boxed()
-}
-
-/// `limit` (default 20, 1–100) and `before` (an id: only older items) of every list.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub struct Page {
-    pub limit: Option<i64>,
-    pub before: Option<i64>,
-}
-
-impl Page {
-    pub fn limit(&self) -> ApiResult<i64> {
-        match self.limit.unwrap_or(20) {
-            n @ 1..=100 => Ok(n),
-            _ => Err(ApiError::validation("limit: must be 1 to 100")),
-        }
-    }
 }
 
 #[derive(Serialize, sqlx::FromRow, utoipa::ToSchema)]

@@ -93,6 +93,22 @@ fn token_from_query(query: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// `limit` (default 20, 1–100) and `before` (an id: only older items) of every list.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct Page {
+    pub limit: Option<i64>,
+    pub before: Option<i64>,
+}
+
+impl Page {
+    pub fn limit(&self) -> ApiResult<i64> {
+        match self.limit.unwrap_or(20) {
+            n @ 1..=100 => Ok(n),
+            _ => Err(ApiError::validation("limit: must be 1 to 100")),
+        }
+    }
+}
+
 /// The query string decoded into `T`, or the 422 naming the field.
 pub fn query<T: serde::de::DeserializeOwned + Send>()
 -> impl Filter<Extract = (ApiResult<T>,), Error = Infallible> + Clone {

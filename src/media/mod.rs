@@ -44,29 +44,36 @@ pub async fn delete_files(state: &AppState, keys: &[String]) {
     }
 }
 
-/// The bytes of a voice file, as uploaded.
+/// The bytes of a voice file, as uploaded (never cached by intermediaries).
 pub async fn serve_voice(state: &AppState, key: &str) -> ApiResult<Response> {
+    let content_type = key
+        .rsplit('.')
+        .next()
+        .and_then(voice::VoiceFormat::from_extension)
+        .map_or("application/octet-stream", voice::VoiceFormat::content_type);
+    serve(state, key, content_type, "private, no-store").await
+}
+
+/// A stored file as a response; 404 when there is none.
+async fn serve(
+    state: &AppState,
+    key: &str,
+    content_type: &'static str,
+    cache: &'static str,
+) -> ApiResult<Response> {
     let data = state
         .storage
         .get(key)
         .await
         .map_err(|e| ApiError::Internal(format!("media read: {e}")))?
         .ok_or(ApiError::NotFound)?;
-    let content_type = key
-        .rsplit('.')
-        .next()
-        .and_then(voice::VoiceFormat::from_extension)
-        .map_or("application/octet-stream", voice::VoiceFormat::content_type);
     let mut res = Response::new(data.into());
     let headers = res.headers_mut();
     headers.insert(
         "content-type",
         warp::http::HeaderValue::from_static(content_type),
     );
-    headers.insert(
-        "cache-control",
-        warp::http::HeaderValue::from_static("private, no-store"),
-    );
+    headers.insert("cache-control", warp::http::HeaderValue::from_static(cache));
     headers.insert(
         "x-content-type-options",
         warp::http::HeaderValue::from_static("nosniff"),
@@ -90,32 +97,18 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
 }
 
 async fn profile_image(state: AppState, name: String) -> ApiResult<Response> {
-    let key = format!("{PROFILE_DIR}/{name}");
-    let data = state
-        .storage
-        .get(&key)
-        .await
-        .map_err(|e| ApiError::Internal(format!("media read: {e}")))?
-        .ok_or(ApiError::NotFound)?;
     let content_type = match name.rsplit('.').next() {
         Some("jpg") => "image/jpeg",
         Some("png") => "image/png",
         Some("webp") => "image/webp",
         _ => "application/octet-stream",
     };
-    let mut res = Response::new(data.into());
-    let headers = res.headers_mut();
-    headers.insert(
-        "content-type",
-        warp::http::HeaderValue::from_static(content_type),
-    );
-    headers.insert(
-        "cache-control",
-        warp::http::HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    headers.insert(
-        "x-content-type-options",
-        warp::http::HeaderValue::from_static("nosniff"),
-    );
-    Ok(res)
+    let key = format!("{PROFILE_DIR}/{name}");
+    serve(
+        &state,
+        &key,
+        content_type,
+        "public, max-age=31536000, immutable",
+    )
+    .await
 }

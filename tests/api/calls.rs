@@ -11,34 +11,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn websocket(base: &str, token: &str) -> Socket {
-    let url = format!("{}/ws?token={token}", base.replacen("http", "ws", 1));
-    tokio_tungstenite::connect_async(url)
-        .await
-        .expect("websocket connects")
-        .0
-}
-
-async fn next_event(socket: &mut Socket, kind: &str) -> Value {
-    let wait = async {
-        while let Some(message) = socket.next().await {
-            if let Message::Text(text) = message.unwrap() {
-                let event: Value = serde_json::from_str(&text).unwrap();
-                if event["type"] == kind {
-                    return event;
-                }
-            }
-        }
-        panic!("socket closed before {kind}");
-    };
-    tokio::time::timeout(Duration::from_secs(10), wait)
-        .await
-        .expect("event in time")
-}
-
 /// No event of `kind` within `wait`.
 async fn quiet(socket: &mut Socket, kind: &str, wait: Duration) {
     let listen = async {

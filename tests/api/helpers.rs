@@ -490,3 +490,34 @@ impl TestApp {
         .await
     }
 }
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket to `/ws` of the server at `base`, with the token in the query.
+pub async fn websocket(base: &str, token: &str) -> Socket {
+    let url = format!("{}/ws?token={token}", base.replacen("http", "ws", 1));
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects")
+        .0
+}
+
+/// The next JSON event of a socket whose `type` is `kind` (others skipped).
+pub async fn next_event(socket: &mut Socket, kind: &str) -> Value {
+    use futures_util::StreamExt;
+    let wait = async {
+        while let Some(message) = socket.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = message.unwrap() {
+                let event: Value = serde_json::from_str(&text).unwrap();
+                if event["type"] == kind {
+                    return event;
+                }
+            }
+        }
+        panic!("socket closed before {kind}");
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), wait)
+        .await
+        .expect("event in time")
+}
