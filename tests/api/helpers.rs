@@ -268,16 +268,29 @@ impl Process {
 }
 
 pub async fn spawn_process(of: &TestApp) -> Process {
+    spawn_process_logging(of, None).await
+}
+
+/// A process whose logs (JSON lines, at `info`) go to `log` when given.
+pub async fn spawn_process_logging(of: &TestApp, log: Option<&std::path::Path>) -> Process {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
+    let (level, output) = match log {
+        Some(path) => (
+            "info",
+            std::process::Stdio::from(std::fs::File::create(path).unwrap()),
+        ),
+        None => ("warn", std::process::Stdio::null()),
+    };
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_voxmatch"))
         .envs(test_env(&of.schema, &of.prefix, &of.media))
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
+        .env("RUST_LOG", level)
+        .env("LOG_FORMAT", "json")
+        .stdout(output)
         .spawn()
         .expect("the voxmatch binary starts");
     let process = Process {

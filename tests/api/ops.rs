@@ -157,3 +157,61 @@ async fn responses_carry_a_request_id() {
     let res = app.client.get(app.at("/nope")).send().await.unwrap();
     assert!(res.headers().contains_key("x-request-id"));
 }
+
+#[tokio::test]
+async fn logs_carry_request_ids_and_never_passwords_tokens_or_codes() {
+    let app = spawn_app().await;
+    std::fs::create_dir_all(&app.media).unwrap();
+    let log = app.media.join("server.log");
+    let server = spawn_process_logging(&app, Some(&log)).await;
+    let client = reqwest::Client::new();
+    let password = "Very-Secret-Passw0rd";
+    let form = signup_form(&unique("log"), password, "30", "male");
+    let signed: serde_json::Value = client
+        .post(format!("{}/api/auth/signup/", server.url))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (access, refresh) = (
+        signed["access"].as_str().unwrap(),
+        signed["refresh"].as_str().unwrap(),
+    );
+    client
+        .get(format!("{}/api/user/profile/?token={access}", server.url))
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(format!("{}/api/auth/refresh/", server.url))
+        .json(&json!({"refresh": refresh}))
+        .send()
+        .await
+        .unwrap();
+    let sms: serde_json::Value = client
+        .post(format!("{}/api/auth/request_code", server.url))
+        .json(&json!({"phone_number": "01055556666"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = sms["code"].as_str().unwrap();
+    client
+        .post(format!("{}/api/auth/verify_code", server.url))
+        .json(&json!({"phone_number": "01055556666", "code": code}))
+        .send()
+        .await
+        .unwrap();
+    drop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("\"request_id\""), "{text}");
+    assert!(text.contains("/api/auth/signup/"));
+    for secret in [password, access, refresh, &format!("\"{code}\"")] {
+        assert!(!text.contains(secret), "a secret reached the logs");
+    }
+}

@@ -129,6 +129,27 @@ async fn update_profile_changes_username_and_image() {
 }
 
 #[tokio::test]
+async fn webp_images_are_accepted_and_served_as_webp() {
+    let app = spawn_app().await;
+    let user = app.signup().await;
+    let img = image::RgbaImage::from_fn(20, 10, |x, _| image::Rgba([x as u8 * 10, 0, 200, 255]));
+    let mut webp = Cursor::new(Vec::new());
+    img.write_to(&mut webp, image::ImageFormat::WebP).unwrap();
+    let form = Form::new().part("profile_image", image_part(webp.into_inner(), "me.jpg"));
+    assert_eq!(
+        put_profile(&app, &user.access, form).await.0,
+        StatusCode::OK
+    );
+    let (_, profile) = app.get("/api/user/profile/", Some(&user.access)).await;
+    let url = profile["profile_image"].as_str().unwrap();
+    assert!(url.ends_with(".webp"), "{url}");
+    let res = app.client.get(url).send().await.unwrap();
+    assert_eq!(res.headers()["content-type"], "image/webp");
+    let served = image::load_from_memory(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!((served.width(), served.height()), (20, 10));
+}
+
+#[tokio::test]
 async fn images_are_accepted_by_content_not_by_name() {
     let app = spawn_app().await;
     let user = app.signup().await;
