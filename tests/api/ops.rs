@@ -215,3 +215,31 @@ async fn logs_carry_request_ids_and_never_passwords_tokens_or_codes() {
         assert!(!text.contains(secret), "a secret reached the logs");
     }
 }
+
+#[tokio::test]
+async fn sigterm_answers_open_long_polls_and_exits_cleanly() {
+    let app = spawn_app().await;
+    let mut server = spawn_process(&app).await;
+    let m = member(&app, "female", 30).await;
+    let url = format!("{}/api/match/random/?wait=30", server.url);
+    let poll = tokio::spawn({
+        let client = app.client.clone();
+        let token = m.token.clone();
+        async move { parts(client.get(url).bearer_auth(token).send().await.unwrap()).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let exited = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert!(exited, "the server did not exit cleanly on SIGTERM");
+    let (status, body) = poll.await.unwrap();
+    assert_eq!(
+        (status, body),
+        (StatusCode::ACCEPTED, json!({"status": "waiting"}))
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "shutdown waited for the long poll"
+    );
+}
