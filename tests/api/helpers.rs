@@ -384,6 +384,12 @@ impl TestApp {
         .await
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let res = self.client.get(self.at("/metrics")).send().await.unwrap();
+        res.text().await.unwrap()
+    }
+
     pub async fn cancel(&self, token: &str) -> (StatusCode, Value) {
         self.post("/api/match/cancel/", Some(token), &json!({}))
             .await

@@ -700,15 +700,7 @@ async fn metrics_count_matches_and_the_pool() {
     app.random(&waiting.token, 0).await;
     paired(&app).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let text = app
-        .client
-        .get(app.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(text.contains("matches_made_total 1"), "{text}");
     assert!(
         text.contains(r#"match_pool_size{shard="global"} 1"#),

@@ -62,15 +62,7 @@ async fn metrics_count_requests_by_route_pattern_and_status() {
     app.get("/healthz", None).await;
     app.get("/healthz/", None).await;
     app.get("/no/such/thing", None).await;
-    let text = app
-        .client
-        .get(app.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(r#"http_requests_total{method="GET",route="/healthz",status="200"} 2"#),
         "{text}"

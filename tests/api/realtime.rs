@@ -133,15 +133,7 @@ async fn the_websocket_answers_pings_and_refuses_unknown_messages() {
         next_event(&mut socket, "error").await,
         json!({"type": "error", "error": "messages are JSON objects with a type"})
     );
-    let metrics = app
-        .client
-        .get(app.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("websockets_open 1"), "{metrics}");
 }
 
