@@ -340,6 +340,10 @@ impl std::fmt::Debug for Config {
                 "sms_provider_key",
                 &self.sms_provider_key.as_ref().map(|_| "***"),
             )
+            .field("matching", &self.matching)
+            .field("talk", &self.talk)
+            .field("calls", &self.calls)
+            .field("payments", &self.payments)
             .finish()
     }
 }
@@ -405,6 +409,17 @@ mod tests {
         assert!(!shown.contains("key-123"));
         assert!(!shown.contains("turn-456"));
         assert!(!shown.contains("pay-789"));
+        // every section is shown, its secrets masked
+        for section in [
+            "matching:",
+            "talk:",
+            "calls:",
+            "payments:",
+            "turn_secret: Some",
+            "verifier_key: Some",
+        ] {
+            assert!(shown.contains(section), "{section} missing from {shown}");
+        }
         assert!(shown.contains("postgres://app:***@db:5432/x"));
     }
 
