@@ -205,3 +205,29 @@ async fn two_server_processes_pair_users_and_relay_decisions() {
     assert_eq!(dc, (StatusCode::OK, json!({"status": "next"})));
     assert_eq!(dd, (StatusCode::OK, json!({"status": "next"})));
 }
+
+#[tokio::test]
+async fn the_event_bus_survives_a_burst() {
+    let app = spawn_app().await;
+    let m = member(&app, "male", 30).await;
+    let mut socket = websocket(&app.url, &m.token).await;
+    // a crowd's worth of events for somebody else, all at once
+    let noise = (0..5000).map(|i| {
+        let event = format!(r#"{{"type":"match_decided","match_id":{i},"status":"next"}}"#);
+        let redis = app.state.redis.clone();
+        async move {
+            voxmatch::realtime::hub::publish(&redis, &[-1], &event)
+                .await
+                .unwrap()
+        }
+    });
+    futures_util::future::join_all(noise).await;
+    let last = r#"{"type":"match_decided","match_id":424242,"status":"next"}"#;
+    voxmatch::realtime::hub::publish(&app.state.redis, &[m.id], last)
+        .await
+        .unwrap();
+    assert_eq!(
+        next_event(&mut socket, "match_decided").await["match_id"],
+        424242
+    );
+}
