@@ -4,7 +4,8 @@
 -- routes the script to the shard's slot; every key below is built from T, so all of
 -- them live in that one slot.
 --
--- Layout (g: gender, pg: preferred gender, cls: "<age>:<min age>:<max age>:<radius km>"):
+-- Layout (g: gender, pg: preferred gender, cls: "<age>:<min age>:<max age>:<radius km>",
+-- plus ":<cell lat>:<cell lng>" (1°x1°) for waiters with a radius):
 --   T:ticket:<uid>        hash  g a pg cls lng lat since cost card [parked]
 --   T:cls:<g>:<pg>        zset  occupied classes, scored by age
 --   T:q:<g>:<pg>:<cls>    zset  waiting uids of a class, scored by enqueue time (ms)

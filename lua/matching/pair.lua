@@ -17,6 +17,10 @@ local lng, lat, card = ARGV[10], ARGV[11], ARGV[13]
 local now, show = tonumber(ARGV[14]), tonumber(ARGV[16])
 local cooldown, ghost = tonumber(ARGV[17]), tonumber(ARGV[18])
 local cls = ARGV[5] .. ':' .. ARGV[7] .. ':' .. ARGV[8] .. ':' .. ARGV[9]
+if radius > 0 and lng ~= '' then
+  -- a radius class also names its 1°x1° cell, so that far callers can skip it unsearched
+  cls = cls .. ':' .. string.format('%d', math.floor(tonumber(lat))) .. ':' .. string.format('%d', math.floor(tonumber(lng)))
+end
 
 -- 1. an undecided match is answered again until it is decided or its window ends
 local current = redis.call('GET', k('um', uid))
@@ -58,6 +62,23 @@ for _, p in ipairs(redis.call('ZRANGE', recent, 0, -1)) do
   excluded[p] = true
 end
 
+-- A lower bound (km) of the distance from the caller to any point of a 1°x1° cell:
+-- haversine with the nearest latitude and longitude of the cell, and cos² of the larger
+-- latitude in place of cos φ1 · cos φ2 (Redis's earth radius).
+local function cell_distance(clat, clng)
+  local la, lo = tonumber(lat), tonumber(lng)
+  local nla = math.min(math.max(la, clat), clat + 1)
+  local dlng = 0
+  if lo < clng or lo > clng + 1 then
+    dlng = math.min(math.abs(lo - clng), math.abs(lo - clng - 1))
+    dlng = math.min(dlng, 360 - dlng)
+  end
+  local dphi = math.rad(math.abs(la - nla))
+  local c = math.cos(math.rad(math.max(math.abs(la), math.abs(nla))))
+  local h = math.sin(dphi / 2) ^ 2 + c * c * math.sin(math.rad(dlng) / 2) ^ 2
+  return 2 * 6372.797560856 * math.asin(math.min(1, math.sqrt(h)))
+end
+
 local function usable(c)
   if excluded[c] then
     return false
@@ -76,13 +97,14 @@ local wanted = (pg == 'all') and {'male', 'female'} or {pg}
 for _, wg in ipairs(wanted) do
   for _, wpg in ipairs({g, 'all'}) do
     for _, c in ipairs(redis.call('ZRANGEBYSCORE', k('cls', wg, wpg), amin, amax)) do
-      local _, _, wmin, wmax, wr = string.find(c, '^%d+:(%d+):(%d+):(%d+)$')
+      local _, _, wmin, wmax, wr, clat, clng = string.find(c, '^%d+:(%d+):(%d+):(%d+):?(-?%d*):?(-?%d*)$')
       wmin, wmax, wr = tonumber(wmin), tonumber(wmax), tonumber(wr)
-      if wmin <= age and age <= wmax then
-        local limit = radius
-        if wr > 0 and (limit == 0 or wr < limit) then
-          limit = wr
-        end
+      local limit = radius
+      if wr > 0 and (limit == 0 or wr < limit) then
+        limit = wr
+      end
+      local reachable = clat == '' or lng == '' or cell_distance(tonumber(clat), tonumber(clng)) <= limit
+      if wmin <= age and age <= wmax and reachable then
         local q = k('q', wg, wpg, c)
         if limit == 0 then
           local i = 0

@@ -735,3 +735,47 @@ async fn ended_matches_are_kept_briefly_and_matched_ones_until_the_call() {
     let kept = pttl(id).await;
     assert!((50_000..=60_000).contains(&kept), "ended kept {kept} ms");
 }
+
+#[tokio::test]
+async fn a_radius_reaches_across_cell_boundaries() {
+    let app = spawn_app().await;
+    // just south of 38°N with a 5 km radius; the caller is just north of it, 0.6 km away
+    let w = member(&app, "female", 30).await;
+    settings(
+        &app,
+        &w,
+        json!({"radius_km": 5, "location": {"lat": 37.9995, "lng": 127.0}}),
+    )
+    .await;
+    app.random(&w.token, 0).await;
+    let far = member(&app, "male", 30).await;
+    settings(&app, &far, json!({"location": {"lat": 38.1, "lng": 127.0}})).await;
+    finds_nobody(&app, &far).await;
+    let near = member(&app, "male", 30).await;
+    let (status, body) = app
+        .get(
+            "/api/match/random/?wait=0&lat=38.005&lng=127.0",
+            Some(&near.token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["matched_user"]["id"], w.id);
+    // and across a meridian: a waiter just west of 127°E, a caller just east of it
+    let e = member(&app, "female", 30).await;
+    settings(
+        &app,
+        &e,
+        json!({"radius_km": 2, "location": {"lat": 37.5, "lng": 126.999}}),
+    )
+    .await;
+    app.random(&e.token, 0).await;
+    let east = member(&app, "male", 30).await;
+    let (status, body) = app
+        .get(
+            "/api/match/random/?wait=0&lat=37.5&lng=127.001",
+            Some(&east.token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["matched_user"]["id"], e.id);
+}
