@@ -25,6 +25,7 @@ struct Session {
     a: i64,
     b: i64,
     started_ms: i64,
+    ended: bool,
 }
 
 async fn load(state: &AppState, session: &str) -> ApiResult<Option<Session>> {
@@ -32,14 +33,15 @@ async fn load(state: &AppState, session: &str) -> ApiResult<Option<Session>> {
     let fields: Vec<Option<i64>> = state
         .redis
         .pool
-        .hmget(key, vec!["match_id", "a", "b", "started"])
+        .hmget(key, vec!["match_id", "a", "b", "started", "ended"])
         .await?;
     Ok(match fields[..] {
-        [Some(match_id), Some(a), Some(b), Some(started_ms)] => Some(Session {
+        [Some(match_id), Some(a), Some(b), Some(started_ms), ended] => Some(Session {
             match_id,
             a,
             b,
             started_ms,
+            ended: ended.is_some(),
         }),
         _ => None,
     })
@@ -283,12 +285,7 @@ pub async fn relay_signal(
     payload: &RawValue,
 ) -> ApiResult<()> {
     let session = load(state, session_id).await?.ok_or(ApiError::NotFound)?;
-    let ended: bool = state
-        .redis
-        .pool
-        .hexists(state.redis.keys.call(session_id), "ended")
-        .await?;
-    if ended {
+    if session.ended {
         return Err(ApiError::NotFound);
     }
     let to = match from {
