@@ -33,8 +33,20 @@ pub struct Config {
     pub redis_prefix: String,
     pub jwt_secret: SecretString,
     pub media_dir: PathBuf,
-    /// Trust the left-most `X-Forwarded-For` address (only behind a proxy that sets it).
-    pub trust_forwarded_for: bool,
+    /// The client address is the N-th address from the right of `X-Forwarded-For`
+    /// (the one the outermost of N trusted proxies saw); 0 ignores the header.
+    pub trust_forwarded_for: usize,
+    /// Postgres `statement_timeout` of every pooled connection.
+    pub db_statement_timeout_ms: u64,
+    /// Postgres `idle_in_transaction_session_timeout` of every pooled connection.
+    pub db_idle_in_transaction_timeout_ms: u64,
+    /// CPU- and memory-heavy jobs (argon2, image decoding, audio probing) run at most
+    /// this many at a time...
+    pub heavy_jobs: usize,
+    /// ...with at most this many more waiting; past that, 503 with `Retry-After`.
+    pub heavy_queue: usize,
+    /// A WebSocket that answers no ping for this long is closed.
+    pub ws_pong_timeout_sec: u64,
 
     pub min_age: i32,
     pub access_ttl_sec: u64,
@@ -53,10 +65,27 @@ pub struct Config {
     pub sms_provider_url: Option<String>,
     pub sms_provider_key: Option<SecretString>,
 
+    pub quotas: QuotaConfig,
     pub matching: MatchConfig,
     pub calls: CallConfig,
     pub talk: TalkConfig,
     pub payments: PaymentConfig,
+}
+
+/// Per-user and per-address quotas, each a sliding window answered with 429,
+/// `wait_seconds` and `Retry-After` when full.
+#[derive(Clone, Debug)]
+pub struct QuotaConfig {
+    /// Voice messages one user may send in an hour.
+    pub messages_per_hour: u64,
+    /// Broadcast replies one user may post in an hour.
+    pub replies_per_hour: u64,
+    /// Reports one user may file in a day.
+    pub reports_per_day: u64,
+    /// WebRTC signals one user may relay in a minute.
+    pub signals_per_minute: u64,
+    /// `register` attempts from one address in an hour (counted before the phone is looked up).
+    pub registers_per_ip_hour: u64,
 }
 
 /// Broadcasts and voice messages.
@@ -197,7 +226,16 @@ impl Config {
                 .get("MEDIA_DIR")
                 .unwrap_or_else(|| "./data/media".to_owned())
                 .into(),
-            trust_forwarded_for: parse(src, "TRUST_FORWARDED_FOR", false)?,
+            trust_forwarded_for: forwarded_hops(src.get("TRUST_FORWARDED_FOR"))?,
+            db_statement_timeout_ms: parse(src, "DB_STATEMENT_TIMEOUT_MS", 10_000)?,
+            db_idle_in_transaction_timeout_ms: parse(
+                src,
+                "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+                10_000,
+            )?,
+            heavy_jobs: parse(src, "HEAVY_JOBS", default_heavy_jobs())?,
+            heavy_queue: parse(src, "HEAVY_QUEUE", 64)?,
+            ws_pong_timeout_sec: parse(src, "WS_PONG_TIMEOUT_SEC", 30)?,
 
             min_age: parse(src, "MIN_AGE", 18)?,
             access_ttl_sec: parse(src, "ACCESS_TOKEN_TTL_SEC", 15 * 60)?,
@@ -216,6 +254,13 @@ impl Config {
             sms_provider_url,
             sms_provider_key: src.get("SMS_PROVIDER_KEY").map(SecretString::from),
 
+            quotas: QuotaConfig {
+                messages_per_hour: parse(src, "MESSAGE_HOURLY_LIMIT", 300)?,
+                replies_per_hour: parse(src, "REPLY_HOURLY_LIMIT", 60)?,
+                reports_per_day: parse(src, "REPORT_DAILY_LIMIT", 20)?,
+                signals_per_minute: parse(src, "SIGNAL_MINUTE_LIMIT", 600)?,
+                registers_per_ip_hour: parse(src, "REGISTER_IP_LIMIT", 100)?,
+            },
             matching: MatchConfig {
                 shards: match_shards(src.get("MATCH_SHARDS"))?,
                 rematch_cooldown_sec: parse(src, "REMATCH_COOLDOWN_SEC", 600)?,
@@ -268,6 +313,25 @@ where
                 reason: e.to_string(),
             }),
     }
+}
+
+/// `TRUST_FORWARDED_FOR`: a number of proxies; `true`/`false` (the older form) mean 1/0.
+fn forwarded_hops(raw: Option<String>) -> Result<usize, ConfigError> {
+    match raw.as_deref().map(str::trim) {
+        None | Some("false") => Ok(0),
+        Some("true") => Ok(1),
+        Some(n) => n
+            .parse()
+            .map_err(|e: std::num::ParseIntError| ConfigError::Invalid {
+                name: "TRUST_FORWARDED_FOR",
+                reason: e.to_string(),
+            }),
+    }
+}
+
+/// One heavy job per core.
+fn default_heavy_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
 }
 
 fn list(raw: &str) -> Vec<String> {
@@ -323,6 +387,14 @@ impl std::fmt::Debug for Config {
             .field("jwt_secret", &"***")
             .field("media_dir", &self.media_dir)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("db_statement_timeout_ms", &self.db_statement_timeout_ms)
+            .field(
+                "db_idle_in_transaction_timeout_ms",
+                &self.db_idle_in_transaction_timeout_ms,
+            )
+            .field("heavy_jobs", &self.heavy_jobs)
+            .field("heavy_queue", &self.heavy_queue)
+            .field("ws_pong_timeout_sec", &self.ws_pong_timeout_sec)
             .field("min_age", &self.min_age)
             .field("access_ttl_sec", &self.access_ttl_sec)
             .field("refresh_ttl_sec", &self.refresh_ttl_sec)
@@ -340,6 +412,7 @@ impl std::fmt::Debug for Config {
                 "sms_provider_key",
                 &self.sms_provider_key.as_ref().map(|_| "***"),
             )
+            .field("quotas", &self.quotas)
             .field("matching", &self.matching)
             .field("talk", &self.talk)
             .field("calls", &self.calls)

@@ -48,6 +48,10 @@ pub enum ApiError {
     /// 503 `{"error":"Service unavailable"}`: Redis, Postgres or a provider is unreachable.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// 503 `{"error":"Service unavailable"}`: too many heavy jobs (argon2, image
+    /// decoding) are running and waiting already.
+    #[error("busy")]
+    Busy,
     /// 500 `{"error":"Server error"}`; the cause is logged, never sent.
     #[error("internal: {0}")]
     Internal(String),
@@ -57,6 +61,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 pub const TOO_MANY_REQUESTS: &str = "잠시 후 다시 시도해주세요.";
 pub const NOT_ENOUGH_GEMS: &str = "보석이 부족합니다.";
+pub const ALREADY_EXISTS: &str = "이미 존재하는 항목입니다.";
 
 impl ApiError {
     pub fn validation(details: impl Into<String>) -> Self {
@@ -75,7 +80,7 @@ impl ApiError {
             ApiError::NotEnoughGems { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Document { status, .. } => *status,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,8 +105,19 @@ impl ApiError {
                 wait_seconds,
             } => json!({"error": message, "wait_seconds": wait_seconds}),
             ApiError::Document { body, .. } => body.clone(),
-            ApiError::Unavailable(_) => json!({"error": "Service unavailable"}),
+            ApiError::Unavailable(_) | ApiError::Busy => json!({"error": "Service unavailable"}),
             ApiError::Internal(_) => json!({"error": "Server error"}),
+        }
+    }
+
+    /// Seconds a client should wait before trying again (`Retry-After`), for 429 and 503.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { wait_seconds, .. } => Some(*wait_seconds),
+            ApiError::Busy => Some(1),
+            // about the time a Redis or Postgres failover takes
+            ApiError::Unavailable(_) => Some(5),
+            _ => None,
         }
     }
 
@@ -111,18 +127,39 @@ impl ApiError {
             ApiError::Unavailable(cause) => tracing::warn!(%cause, "dependency unavailable"),
             _ => {}
         }
-        crate::http::json_response(self.status(), &self.body())
+        let mut res = crate::http::json_response(self.status(), &self.body());
+        if let Some(seconds) = self.retry_after() {
+            res.headers_mut()
+                .insert(warp::http::header::RETRY_AFTER, seconds.into());
+        }
+        res
     }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
+        match &e {
             sqlx::Error::RowNotFound => ApiError::NotFound,
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 ApiError::Unavailable(format!("postgres: {e}"))
             }
-            other => ApiError::Internal(format!("postgres: {other}")),
+            sqlx::Error::Database(db) => match db.code().as_deref().unwrap_or("") {
+                // data exceptions (bad text, out of range) and check violations: the input
+                "23514" => ApiError::validation("body: a value is out of range"),
+                code if code.starts_with("22") => {
+                    ApiError::validation("body: a value is not valid text or is out of range")
+                }
+                // what the request refers to is gone (a user deleted meanwhile)
+                "23503" => ApiError::NotFound,
+                "23505" => ApiError::Conflict(ALREADY_EXISTS),
+                // cancelled by statement_timeout, ended by idle_in_transaction_session_timeout,
+                // a serialization failure or deadlock, the server shutting down: try again
+                "57014" | "25P03" | "40001" | "40P01" | "57P01" | "57P02" | "57P03" => {
+                    ApiError::Unavailable(format!("postgres: {e}"))
+                }
+                _ => ApiError::Internal(format!("postgres: {e}")),
+            },
+            _ => ApiError::Internal(format!("postgres: {e}")),
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod config;
 pub mod conversations;
 pub mod error;
 pub mod gems;
+pub mod heavy;
 pub mod history;
 pub mod http;
 pub mod matching;

@@ -1,57 +1,82 @@
-//! Fixed-window limits kept in Redis (`lua/ratelimit/`), answered with 429
-//! and the seconds left in the window.
+//! Sliding-window limits kept in Redis (`lua/ratelimit/take.lua`), answered
+//! with 429, `wait_seconds` and `Retry-After` when full.
+//!
+//! A unit is taken *before* the work it limits, so that N parallel requests
+//! can never get past the limit; work that should not count (a login that
+//! succeeded, a code that could not be sent) gives its unit back.
+
+use fred::prelude::*;
 
 use crate::error::{ApiError, ApiResult};
 use crate::redis::Redis;
 
-/// Takes one unit of the limit at `key`, or answers 429 when none is left.
-pub async fn take(
-    redis: &Redis,
-    key: &str,
-    window_sec: u64,
-    limit: u64,
-    message: &'static str,
-) -> ApiResult<()> {
-    let (allowed, _count, ttl): (i64, i64, i64) = redis
+/// One limit: at most `max` units in any `window_sec`.
+pub struct Limit {
+    pub key: String,
+    pub window_sec: u64,
+    pub max: u64,
+    /// The message of the 429.
+    pub message: &'static str,
+}
+
+/// A unit taken from a limit.
+#[must_use = "a unit is either kept or given back"]
+pub struct Unit {
+    key: String,
+    member: String,
+}
+
+/// Takes one unit of `limit`, or answers 429 with the seconds until one is free.
+pub async fn take(redis: &Redis, limit: Limit) -> ApiResult<Unit> {
+    let member = crate::auth::tokens::random_id();
+    let (taken, wait_ms): (i64, i64) = redis
         .run(
-            &redis.scripts.rate_hit,
-            vec![key],
-            vec![window_sec as i64, limit as i64],
+            &redis.scripts.rate_take,
+            vec![limit.key.as_str()],
+            vec![
+                (limit.window_sec * 1000).to_string(),
+                limit.max.to_string(),
+                member.clone(),
+            ],
         )
         .await?;
-    if allowed == 1 {
-        Ok(())
+    if taken == 1 {
+        Ok(Unit {
+            key: limit.key,
+            member,
+        })
     } else {
         Err(ApiError::RateLimited {
-            message,
-            wait_seconds: ttl.max(1) as u64,
+            message: limit.message,
+            wait_seconds: ((wait_ms.max(0) + 999) / 1000).max(1) as u64,
         })
     }
 }
 
-/// Answers 429 when the window at `key` holds `limit` units already.
-pub async fn check(redis: &Redis, key: &str, limit: u64, message: &'static str) -> ApiResult<()> {
-    let (count, ttl): (i64, i64) = redis
-        .run(&redis.scripts.rate_peek, vec![key], Vec::<String>::new())
-        .await?;
-    if (count as u64) < limit {
+/// Takes one unit of `limit` for good (a quota), or answers 429.
+pub async fn spend(redis: &Redis, limit: Limit) -> ApiResult<()> {
+    take(redis, limit).await?.keep();
+    Ok(())
+}
+
+impl Unit {
+    /// Keeps the unit: the work it paid for happened (or was attempted).
+    pub fn keep(self) {}
+
+    /// The key of the limit this unit was taken from.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Gives the unit back (one ZREM: it never creates a key, so never one without a TTL).
+    pub async fn give_back(self, redis: &Redis) -> ApiResult<()> {
+        let _: i64 = redis.pool.zrem(&self.key, &self.member).await?;
         Ok(())
-    } else {
-        Err(ApiError::RateLimited {
-            message,
-            wait_seconds: ttl.max(1) as u64,
-        })
     }
 }
 
-/// Counts one unit at `key` whatever the limit (failed logins).
-pub async fn record(redis: &Redis, key: &str, window_sec: u64) -> ApiResult<()> {
-    let _: (i64, i64, i64) = redis
-        .run(
-            &redis.scripts.rate_hit,
-            vec![key],
-            vec![window_sec as i64, i64::MAX],
-        )
-        .await?;
+/// Forgets every unit of a limit (a successful login clears its account's failures).
+pub async fn clear(redis: &Redis, key: &str) -> ApiResult<()> {
+    let _: i64 = redis.pool.del(key).await?;
     Ok(())
 }

@@ -17,6 +17,7 @@ use warp::reply::Response;
 use crate::auth::Tokens;
 use crate::config::Config;
 use crate::gems::payments::{HttpVerifier, PaymentVerifier, TestTokens};
+use crate::heavy::HeavyJobs;
 use crate::matching::ids::MatchIds;
 use crate::media::storage::DiskStorage;
 use crate::ops::metrics::Metrics;
@@ -53,6 +54,13 @@ pub async fn connect_postgres(cfg: &Config) -> Result<PgPool, sqlx::Error> {
     if let Some(schema) = &cfg.db_schema {
         options = options.options([("search_path", schema.as_str())]);
     }
+    // backstops: no statement runs for ever, no session sits in a transaction for ever
+    let statement = cfg.db_statement_timeout_ms.to_string();
+    let idle = cfg.db_idle_in_transaction_timeout_ms.to_string();
+    options = options.options([
+        ("statement_timeout", statement.as_str()),
+        ("idle_in_transaction_session_timeout", idle.as_str()),
+    ]);
     PgPoolOptions::new()
         .max_connections(cfg.db_max_connections)
         .acquire_timeout(Duration::from_secs(5))
@@ -102,6 +110,7 @@ impl Application {
             stopping: tokio::sync::watch::channel(false).0,
             sms,
             payments,
+            heavy: HeavyJobs::new(cfg.heavy_jobs, cfg.heavy_queue),
             db,
             redis,
             cfg,

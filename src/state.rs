@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use crate::auth::Tokens;
 use crate::config::Config;
 use crate::gems::payments::PaymentVerifier;
+use crate::heavy::HeavyJobs;
 use crate::matching::ids::MatchIds;
 use crate::media::storage::MediaStorage;
 use crate::ops::metrics::Metrics;
@@ -26,6 +27,8 @@ pub struct App {
     pub storage: Arc<dyn MediaStorage>,
     pub sms: Arc<dyn SmsSender>,
     pub payments: Arc<dyn PaymentVerifier>,
+    /// The bound on argon2, image decoding and audio probing.
+    pub heavy: HeavyJobs,
     pub metrics: Metrics,
     pub hub: Arc<Hub>,
     pub match_ids: MatchIds,

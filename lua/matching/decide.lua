@@ -5,8 +5,9 @@
 -- Returns {'missing'} | {'forbidden'} | {'matched'} | {'next'}
 --         {'waiting', deadline}: accepted, the partner has not decided yet
 local uid, mid, now = ARGV[3], ARGV[4], tonumber(ARGV[6])
-local m = redis.call('HMGET', k('m', mid), 'a', 'b', 'status', 'deadline', 'da', 'db')
-if not m[1] then
+local m = redis.call('HMGET', k('m', mid), 'a', 'b', 'status', 'deadline', 'da', 'db', 'unpaid')
+-- a match not paid for yet was never announced
+if not m[1] or m[7] then
   return {'missing'}
 end
 local side = (m[1] == uid and 'a') or (m[2] == uid and 'b')

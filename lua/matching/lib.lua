@@ -11,11 +11,14 @@
 --   T:q:<g>:<pg>:<cls>    zset  waiting uids of a class, scored by enqueue time (ms)
 --   T:geo:<g>:<pg>:<cls>  geo   the same uids, for those with a location
 --   T:seen                zset  waiting uids by last sign of life (ms)
---   T:m:<id>              hash  a b status deadline da db card_a card_b created
---                               (kept a minute after it ends; ten if matched, for the call)
+--   T:m:<id>              hash  a b status deadline da db card_a card_b created [unpaid]
+--                               (kept a minute after it ends; ten if matched, for the call);
+--                               `unpaid` until the server charged its gems (confirm.lua)
 --   T:um:<uid>            str   id of the user's undecided match
 --   T:deadlines           zset  undecided match ids by deadline (ms)
 --   T:recent:<uid>        zset  recent partners by pairing time (ms), for the cooldown
+--   T:refunds             zset  ids of matches that ended unpaid, by end time (ms): any gems
+--                               charged for them meanwhile are given back (matching::service)
 local T = ARGV[1]
 local CHANNEL = ARGV[2]
 
@@ -65,20 +68,28 @@ local function publish(to, event)
   redis.call('PUBLISH', CHANNEL, '{"to":[' .. table.concat(to, ',') .. '],"event":' .. event .. '}')
 end
 
--- Ends an undecided match as 'matched' or 'next' and tells both users.
+-- Ends an undecided match as 'matched' or 'next' and tells both users. A match that
+-- ends before its gems were confirmed was never announced: nobody is told, and it is
+-- noted for a refund of whatever was charged for it meanwhile.
 local function finish(mid, status)
   redis.call('ZREM', k('deadlines'), mid)
   local key = k('m', mid)
-  local m = redis.call('HMGET', key, 'a', 'b')
+  local m = redis.call('HMGET', key, 'a', 'b', 'unpaid')
   if not m[1] then
     return
   end
   redis.call('HSET', key, 'status', status)
   redis.call('PEXPIRE', key, status == 'matched' and KEEP_MATCHED_MS or KEEP_ENDED_MS)
-  for _, u in ipairs(m) do
+  for _, u in ipairs({m[1], m[2]}) do
     if redis.call('GET', k('um', u)) == mid then
       redis.call('DEL', k('um', u))
     end
   end
-  publish(m, '{"type":"match_decided","match_id":' .. mid .. ',"status":"' .. status .. '"}')
+  if m[3] then
+    redis.call('HDEL', key, 'unpaid')
+    local t = redis.call('TIME')
+    redis.call('ZADD', k('refunds'), tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), mid)
+    return
+  end
+  publish({m[1], m[2]}, '{"type":"match_decided","match_id":' .. mid .. ',"status":"' .. status .. '"}')
 end

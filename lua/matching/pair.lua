@@ -8,6 +8,7 @@
 -- ARGV[18] ghost timeout (ms), ARGV[19] the user's gem balance,
 -- ARGV[20..] users never to pair with (blocks either way)
 -- Returns {'pending', match id, partner card, deadline}   an undecided match exists already
+--         {'charging'}   the user's match is being paid for (by another request): wait for it
 --         {'broke'}   too few gems for a filtered match: not queued (and out of the pool)
 --         {'paired', match id, partner card, deadline, partner uid, partner's gems owed, partner's enqueue time}
 --         {'waiting'}
@@ -25,8 +26,11 @@ end
 -- 1. an undecided match is answered again until it is decided or its window ends
 local current = redis.call('GET', k('um', uid))
 if current then
-  local m = redis.call('HMGET', k('m', current), 'a', 'status', 'deadline', 'card_a', 'card_b')
+  local m = redis.call('HMGET', k('m', current), 'a', 'status', 'deadline', 'card_a', 'card_b', 'unpaid')
   if m[2] == 'pending' and tonumber(m[3]) > now then
+    if m[6] then
+      return {'charging'}
+    end
     return {'pending', current, (m[1] == uid) and m[5] or m[4], m[3]}
   end
   if m[2] == 'pending' then
@@ -52,14 +56,16 @@ end
 unindex(uid)
 
 -- 3. never offered: self, blocks either way, recent partners, ghosts
-local excluded = {[uid] = true}
+local excluded, n_excluded = {[uid] = true}, 1
 for i = 20, #ARGV do
   excluded[ARGV[i]] = true
+  n_excluded = n_excluded + 1
 end
 local recent = k('recent', uid)
 redis.call('ZREMRANGEBYSCORE', recent, '-inf', now - cooldown)
-for _, p in ipairs(redis.call('ZRANGE', recent, 0, -1)) do
-  excluded[p] = true
+for _, r in ipairs(redis.call('ZRANGE', recent, 0, -1)) do
+  excluded[r] = true
+  n_excluded = n_excluded + 1
 end
 
 -- A lower bound (km) of the distance from the caller to any point of a 1°x1° cell:
@@ -79,60 +85,98 @@ local function cell_distance(clat, clng)
   return 2 * 6372.797560856 * math.asin(math.min(1, math.sqrt(h)))
 end
 
-local function usable(c)
-  if excluded[c] then
+-- Takes a waiter out of one class's queue and geo set, and out of the pool (a
+-- ghost, or an entry whose ticket is gone, e.g. evicted under maxmemory).
+local function drop(uid, wg, wpg, c)
+  local q = k('q', wg, wpg, c)
+  redis.call('ZREM', q, uid)
+  redis.call('ZREM', k('geo', wg, wpg, c), uid)
+  if redis.call('ZCARD', q) == 0 then
+    redis.call('ZREM', k('cls', wg, wpg), c)
+  end
+  redis.call('ZREM', k('seen'), uid)
+  redis.call('DEL', k('ticket', uid))
+end
+
+-- True when a waiter of class (wg, wpg, c) may be offered; ghosts leave the pool on sight.
+local function usable(uid, wg, wpg, c)
+  if excluded[uid] then
     return false
   end
-  if tonumber(redis.call('ZSCORE', k('seen'), c) or '0') < now - ghost then
-    unindex(c) -- a ghost leaves the pool as soon as it is seen
-    redis.call('DEL', k('ticket', c))
+  if tonumber(redis.call('ZSCORE', k('seen'), uid) or '0') < now - ghost then
+    drop(uid, wg, wpg, c)
     return false
   end
   return true
 end
 
--- 4. the oldest usable waiter over the classes that fit both ways
-local best, best_since = nil, math.huge
-local wanted = (pg == 'all') and {'male', 'female'} or {pg}
-for _, wg in ipairs(wanted) do
-  for _, wpg in ipairs({g, 'all'}) do
-    for _, c in ipairs(redis.call('ZRANGEBYSCORE', k('cls', wg, wpg), amin, amax)) do
-      local _, _, wmin, wmax, wr, clat, clng = string.find(c, '^%d+:(%d+):(%d+):(%d+):?(-?%d*):?(-?%d*)$')
-      wmin, wmax, wr = tonumber(wmin), tonumber(wmax), tonumber(wr)
-      local limit = radius
-      if wr > 0 and (limit == 0 or wr < limit) then
-        limit = wr
-      end
-      local reachable = clat == '' or lng == '' or cell_distance(tonumber(clat), tonumber(clng)) <= limit
-      if wmin <= age and age <= wmax and reachable then
-        local q = k('q', wg, wpg, c)
-        if limit == 0 then
-          local i = 0
-          while true do
-            local head = redis.call('ZRANGE', q, i, i, 'WITHSCORES')
-            if #head == 0 or tonumber(head[2]) >= best_since then
-              break
+-- Every loop is bounded: a queue head is looked for past at most MAX_SKIPS users who
+-- may not be offered (the caller's exclusions and ghosts), and a radius class offers
+-- at most MAX_NEAR of its waiters nearest the caller (the oldest of those wins).
+local MAX_SKIPS, MAX_NEAR = 64 + n_excluded, 256
+
+-- 4. the oldest usable waiter over the classes that fit both ways: {uid, since, wg, wpg, class}
+local function search()
+  local best = {nil, math.huge}
+  local wanted = (pg == 'all') and {'male', 'female'} or {pg}
+  for _, wg in ipairs(wanted) do
+    for _, wpg in ipairs({g, 'all'}) do
+      for _, c in ipairs(redis.call('ZRANGEBYSCORE', k('cls', wg, wpg), amin, amax)) do
+        local _, _, wmin, wmax, wr, clat, clng = string.find(c, '^%d+:(%d+):(%d+):(%d+):?(-?%d*):?(-?%d*)$')
+        wmin, wmax, wr = tonumber(wmin), tonumber(wmax), tonumber(wr)
+        local limit = radius
+        if wr > 0 and (limit == 0 or wr < limit) then
+          limit = wr
+        end
+        local reachable = clat == '' or lng == '' or cell_distance(tonumber(clat), tonumber(clng)) <= limit
+        if wmin <= age and age <= wmax and reachable then
+          local q = k('q', wg, wpg, c)
+          if limit == 0 then
+            local i = 0
+            for _ = 1, MAX_SKIPS do
+              local head = redis.call('ZRANGE', q, i, i, 'WITHSCORES')
+              if #head == 0 or tonumber(head[2]) >= best[2] then
+                break
+              end
+              if usable(head[1], wg, wpg, c) then
+                best = {head[1], tonumber(head[2]), wg, wpg, c}
+                break
+              end
+              if excluded[head[1]] then
+                i = i + 1 -- a removed ghost shifts the rest down instead
+              end
             end
-            if usable(head[1]) then
-              best, best_since = head[1], tonumber(head[2])
-              break
-            end
-            if excluded[head[1]] then
-              i = i + 1 -- a removed ghost shifts the rest down instead
-            end
-          end
-        elseif lng ~= '' then
-          local near = redis.call('GEOSEARCH', k('geo', wg, wpg, c), 'FROMLONLAT', lng, lat, 'BYRADIUS', limit, 'km')
-          for _, w in ipairs(near) do
-            local s = tonumber(redis.call('ZSCORE', q, w))
-            if s and s < best_since and usable(w) then
-              best, best_since = w, s
+          elseif lng ~= '' then
+            local near = redis.call('GEOSEARCH', k('geo', wg, wpg, c), 'FROMLONLAT', lng, lat,
+              'BYRADIUS', limit, 'km', 'ASC', 'COUNT', MAX_NEAR)
+            for _, w in ipairs(near) do
+              local s = tonumber(redis.call('ZSCORE', q, w))
+              if s and s < best[2] and usable(w, wg, wpg, c) then
+                best = {w, s, wg, wpg, c}
+              end
             end
           end
         end
       end
     end
   end
+  return best
+end
+
+-- a partner whose ticket vanished (evicted) is dropped and the search runs again
+local best, best_since, p
+for _ = 1, 3 do
+  local found = search()
+  best, best_since = found[1], found[2]
+  if not best then
+    break
+  end
+  p = redis.call('HMGET', k('ticket', best), 'card', 'cost')
+  if p[1] then
+    break
+  end
+  drop(best, found[3], found[4], found[5])
+  best = nil
 end
 
 -- 5a. nobody fits: wait in the pool
@@ -147,7 +191,6 @@ end
 
 -- 5b. a pair: both tickets are parked (kept a while, so that an unpaid match can be undone)
 local partner = k('ticket', best)
-local p = redis.call('HMGET', partner, 'card', 'cost')
 unindex(best)
 local keep = string.format('%d', show + 60000)
 for _, t in ipairs({ticket, partner}) do
@@ -169,8 +212,10 @@ for _, pair in ipairs({{uid, best}, {best, uid}}) do
   redis.call('ZADD', r, ARGV[14], pair[2])
   redis.call('PEXPIRE', r, cooldown_ms)
 end
--- free pairs are announced here; pairs that owe gems once the gems are charged
-if tonumber(ARGV[12]) == 0 and tonumber(p[2]) == 0 then
+-- free pairs are announced here; pairs that owe gems once the gems are charged (confirm.lua)
+if tonumber(ARGV[12]) > 0 or tonumber(p[2]) > 0 then
+  redis.call('HSET', k('m', mid), 'unpaid', '1')
+else
   local found = '{"type":"match_found","match_id":' .. mid .. ',"show_time_sec":' .. math.floor(show / 1000) .. ',"matched_user":'
   publish({best}, found .. card .. '}')
   publish({uid}, found .. p[1] .. '}')

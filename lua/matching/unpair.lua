@@ -6,6 +6,7 @@
 -- Returns the number of users put back
 local mid, now = ARGV[3], tonumber(ARGV[4])
 local m = redis.call('HMGET', k('m', mid), 'a', 'b')
+-- finish notes a refund: a charge whose commit was lost to an error may still have happened
 finish(mid, 'next')
 if m[1] then
   redis.call('ZREM', k('recent', m[1]), m[2])

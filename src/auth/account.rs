@@ -124,7 +124,7 @@ pub async fn signup(state: AppState, ip: IpAddr, body: Body) -> ApiResult<Respon
         }
         _ => None,
     };
-    let hash = password::hash(password_text).await?;
+    let hash = password::hash(&state.heavy, password_text).await?;
     let inserted = users::insert(
         &state.db,
         &users::NewUser {
@@ -161,54 +161,55 @@ pub async fn signup(state: AppState, ip: IpAddr, body: Body) -> ApiResult<Respon
 
 /// One account more from `ip` within `SIGNUP_IP_LIMIT` an hour, or 429.
 pub async fn take_signup_slot(state: &AppState, ip: IpAddr) -> ApiResult<()> {
-    let key = state.redis.keys.rate("signup_ip", &ip.to_string());
-    let limit = state.cfg.signup_ip_limit;
-    ratelimit::take(&state.redis, &key, 3600, limit, TOO_MANY_REQUESTS).await
+    let limit = ratelimit::Limit {
+        key: state.redis.keys.rate("signup_ip", &ip.to_string()),
+        window_sec: 3600,
+        max: state.cfg.signup_ip_limit,
+        message: TOO_MANY_REQUESTS,
+    };
+    // a signup that fails later still counts: it cost an argon2 hash
+    ratelimit::spend(&state.redis, limit).await
 }
 
-/// Refuses (429) while the account or the address has too many recent
-/// failed logins; counts a failure in both.
-pub struct LoginGuard {
-    account_key: String,
-    ip_key: String,
+/// A login attempt, counted as a failure of the account and of the address
+/// *before* the password is checked, so that parallel wrong passwords can
+/// never get past the limits. A success clears the account's failures and
+/// gives the address its unit back.
+pub struct LoginAttempt {
+    account: ratelimit::Unit,
+    ip: ratelimit::Unit,
 }
 
-impl LoginGuard {
-    pub async fn check(state: &AppState, account: &str, ip: IpAddr) -> ApiResult<Self> {
-        let keys = &state.redis.keys;
-        let guard = LoginGuard {
-            account_key: keys.rate("login_fail", account),
-            ip_key: keys.rate("login_fail_ip", &ip.to_string()),
+impl LoginAttempt {
+    pub async fn begin(state: &AppState, account: &str, ip: IpAddr) -> ApiResult<Self> {
+        let (keys, cfg) = (&state.redis.keys, &state.cfg);
+        let limit = |key: String, max: u64| ratelimit::Limit {
+            key,
+            window_sec: cfg.login_fail_window_sec,
+            max,
+            message: TOO_MANY_REQUESTS,
         };
-        let redis = &state.redis;
-        let cfg = &state.cfg;
-        ratelimit::check(
-            redis,
-            &guard.account_key,
-            cfg.login_fail_limit,
-            TOO_MANY_REQUESTS,
+        let account = ratelimit::take(
+            &state.redis,
+            limit(keys.rate("login_fail", account), cfg.login_fail_limit),
         )
         .await?;
-        ratelimit::check(
-            redis,
-            &guard.ip_key,
+        let ip_limit = limit(
+            keys.rate("login_fail_ip", &ip.to_string()),
             cfg.login_ip_fail_limit,
-            TOO_MANY_REQUESTS,
-        )
-        .await?;
-        Ok(guard)
+        );
+        match ratelimit::take(&state.redis, ip_limit).await {
+            Ok(ip) => Ok(LoginAttempt { account, ip }),
+            Err(e) => {
+                account.give_back(&state.redis).await?;
+                Err(e)
+            }
+        }
     }
 
-    pub async fn failed(&self, state: &AppState) -> ApiResult<()> {
-        let window = state.cfg.login_fail_window_sec;
-        ratelimit::record(&state.redis, &self.account_key, window).await?;
-        ratelimit::record(&state.redis, &self.ip_key, window).await
-    }
-
-    pub async fn succeeded(&self, state: &AppState) -> ApiResult<()> {
-        let _: i64 =
-            fred::prelude::KeysInterface::del(&state.redis.pool, &self.account_key).await?;
-        Ok(())
+    pub async fn succeeded(self, state: &AppState) -> ApiResult<()> {
+        ratelimit::clear(&state.redis, self.account.key()).await?;
+        self.ip.give_back(&state.redis).await
     }
 }
 
@@ -223,12 +224,12 @@ impl LoginGuard {
         (status = 429, body = crate::error::RateLimitedBody)))]
 pub async fn login(state: AppState, ip: IpAddr, body: Body) -> ApiResult<Response> {
     let req: LoginRequest = body.json().await?;
-    let (account, failure, user) = match (&req.phone_number, &req.username) {
+    let (attempt, failure, user) = match (&req.phone_number, &req.username) {
         (Some(phone), _) => {
             let phone = crate::sms::parse_phone(phone)?;
-            let guard = LoginGuard::check(&state, &format!("phone:{phone}"), ip).await?;
+            let attempt = LoginAttempt::begin(&state, &format!("phone:{phone}"), ip).await?;
             (
-                guard,
+                attempt,
                 BAD_PHONE_LOGIN,
                 users::by_phone(&state.db, &phone).await?,
             )
@@ -236,9 +237,9 @@ pub async fn login(state: AppState, ip: IpAddr, body: Body) -> ApiResult<Respons
         (None, Some(username)) => {
             let username = username.trim();
             let account = format!("user:{}", username.to_lowercase());
-            let guard = LoginGuard::check(&state, &account, ip).await?;
+            let attempt = LoginAttempt::begin(&state, &account, ip).await?;
             (
-                guard,
+                attempt,
                 BAD_USERNAME_LOGIN,
                 users::by_username(&state.db, username).await?,
             )
@@ -246,12 +247,12 @@ pub async fn login(state: AppState, ip: IpAddr, body: Body) -> ApiResult<Respons
         (None, None) => return Err(ApiError::validation("username: required (or phone_number)")),
     };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let matches = password::verify(req.password, stored).await?;
+    let matches = password::verify(&state.heavy, req.password, stored).await?;
     let Some(user) = user.filter(|_| matches) else {
-        account.failed(&state).await?;
+        // the attempt was counted as a failure already
         return Err(ApiError::BadCredentials(failure));
     };
-    account.succeeded(&state).await?;
+    attempt.succeeded(&state).await?;
     let last_login_at = users::touch_login(&state.db, user.id).await?;
     let tokens = state.tokens.start_session(&state.redis, user.id).await?;
     ok(&LoginResponse {

@@ -15,7 +15,7 @@ use warp::reply::Response;
 pub use tokens::{AuthUser, TokenPair, Tokens};
 
 use crate::http::body::body;
-use crate::http::{auth, client_ip, respond, with_state};
+use crate::http::{auth, client_ip, detached, with_state};
 use crate::state::AppState;
 
 pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
@@ -26,30 +26,30 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(st())
         .and(ip.clone())
         .and(body())
-        .then(|s, ip, b| async move { respond(account::signup(s, ip, b).await) });
+        .then(|s, ip, b| detached(account::signup(s, ip, b)));
     let login = warp::path!("api" / "auth" / "login")
         .and(warp::post())
         .and(st())
         .and(ip.clone())
         .and(body())
-        .then(|s, ip, b| async move { respond(account::login(s, ip, b).await) });
+        .then(|s, ip, b| detached(account::login(s, ip, b)));
     let logout = warp::path!("api" / "auth" / "logout")
         .and(warp::post())
         .and(st())
         .and(auth(state.clone()))
         .and(body())
-        .then(|s, a, b| async move { respond(account::logout(s, a, b).await) });
+        .then(|s, a, b| detached(account::logout(s, a, b)));
     let refresh = warp::path!("api" / "auth" / "refresh")
         .and(warp::post())
         .and(st())
         .and(body())
-        .then(|s, b| async move { respond(account::refresh(s, b).await) });
+        .then(|s, b| detached(account::refresh(s, b)));
     let register = warp::path!("api" / "auth" / "register")
         .and(warp::post())
         .and(st())
         .and(ip.clone())
         .and(body())
-        .then(|s, ip, b| async move { respond(phone::register(s, ip, b).await) });
+        .then(|s, ip, b| detached(phone::register(s, ip, b)));
     signup
         .or(login)
         .unify()

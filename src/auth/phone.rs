@@ -9,9 +9,10 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::{TokenPair, password, validate};
-use crate::error::{ApiError, ApiResult, is_unique_violation};
+use crate::error::{ApiError, ApiResult, TOO_MANY_REQUESTS, is_unique_violation};
 use crate::http::body::Body;
 use crate::http::created;
+use crate::ratelimit;
 use crate::sms::{codes, parse_phone};
 use crate::state::AppState;
 use crate::users::store as users;
@@ -62,6 +63,14 @@ fn phone_taken() -> ApiError {
 pub async fn register(state: AppState, ip: IpAddr, body: Body) -> ApiResult<Response> {
     let cfg = &state.cfg;
     let req: RegisterRequest = body.json().await?;
+    // counted before the phone is looked up: 409 must not be a free oracle of who has an account
+    let limit = ratelimit::Limit {
+        key: state.redis.keys.rate("register_ip", &ip.to_string()),
+        window_sec: 3600,
+        max: cfg.quotas.registers_per_ip_hour,
+        message: TOO_MANY_REQUESTS,
+    };
+    ratelimit::spend(&state.redis, limit).await?;
     let phone = parse_phone(&req.phone_number)?;
     let nickname = req.nickname.trim().to_owned();
     let mut problems = Vec::new();
@@ -87,7 +96,7 @@ pub async fn register(state: AppState, ip: IpAddr, body: Body) -> ApiResult<Resp
     }
     super::account::take_signup_slot(&state, ip).await?;
 
-    let hash = password::hash(req.password).await?;
+    let hash = password::hash(&state.heavy, req.password).await?;
     let user = users::insert(
         &state.db,
         &users::NewUser {

@@ -2,8 +2,10 @@
 //!
 //! A session is one Redis key, `uid:<current refresh jti>`, living as long
 //! as its refresh token. Access tokens are checked against it on every
-//! request, so deleting the key (logout, reuse of a rotated refresh token)
-//! revokes the whole session at once.
+//! request (the session must live and be the token's user's), so deleting
+//! the key (logout, reuse of a rotated refresh token) revokes the whole
+//! session at once; a `session_revoked` event then closes its open
+//! WebSockets and SSE streams on every node.
 
 use chrono::Utc;
 use fred::prelude::*;
@@ -37,7 +39,12 @@ struct Claims {
 pub struct AuthUser {
     pub id: i64,
     pub session: String,
+    /// When the access token expires (unix seconds): streams close then.
+    pub expires_at: i64,
 }
+
+/// The internal event that closes a revoked session's streams (never sent to clients).
+pub const SESSION_REVOKED: &str = "session_revoked";
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
@@ -126,17 +133,20 @@ impl Tokens {
         self.pair(uid, &sid, jti)
     }
 
-    /// Checks an access token: signature, expiry, kind, and that its session lives.
+    /// Checks an access token: signature, expiry, kind, and that its session
+    /// lives and belongs to the token's user.
     pub async fn authenticate(&self, redis: &Redis, token: &str) -> ApiResult<AuthUser> {
         let claims = self.decode(token, Kind::Access)?;
-        let alive: bool = redis.pool.exists(redis.keys.session(&claims.sid)).await?;
-        if !alive {
+        let session: Option<String> = redis.pool.get(redis.keys.session(&claims.sid)).await?;
+        let owner = session.as_deref().and_then(|s| s.split(':').next());
+        if owner != Some(claims.uid.to_string().as_str()) {
             return Err(ApiError::InvalidToken);
         }
         tracing::Span::current().record("user_id", claims.uid);
         Ok(AuthUser {
             id: claims.uid,
             session: claims.sid,
+            expires_at: claims.exp,
         })
     }
 
@@ -164,6 +174,7 @@ impl Tokens {
                     user_id = claims.uid,
                     "rotated refresh token reused; session revoked"
                 );
+                revoked(redis, claims.uid, &claims.sid).await?;
                 Err(ApiError::InvalidToken)
             }
             _ => Err(ApiError::InvalidToken),
@@ -178,9 +189,18 @@ impl Tokens {
             return Err(ApiError::InvalidToken);
         }
         let _: i64 = redis.pool.del(redis.keys.session(&claims.sid)).await?;
+        revoked(redis, user.id, &claims.sid).await?;
         if claims.sid != user.session {
             let _: i64 = redis.pool.del(redis.keys.session(&user.session)).await?;
+            revoked(redis, user.id, &user.session).await?;
         }
         Ok(())
     }
+}
+
+/// Tells every node that `session` of `uid` is gone, so that its streams close.
+async fn revoked(redis: &Redis, uid: i64, session: &str) -> ApiResult<()> {
+    let event = format!(r#"{{"type":"{SESSION_REVOKED}","session":"{session}"}}"#);
+    crate::realtime::hub::publish(redis, &[uid], &event).await?;
+    Ok(())
 }

@@ -8,11 +8,12 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, TOO_MANY_REQUESTS};
 use crate::http::body::{Body, body};
-use crate::http::{Page, auth, created, ok, query, respond, with_state};
+use crate::http::{Page, auth, created, detached, ok, query, with_state};
 use crate::media::{self, voice::MAX_VOICE_BYTES};
 use crate::moderation::blocked_either_way;
+use crate::ratelimit;
 use crate::realtime::hub;
 use crate::state::AppState;
 
@@ -54,29 +55,29 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(st())
         .and(auth(state.clone()))
         .and(query())
-        .then(|s, a, q| async move { respond(list(s, a, q).await) });
+        .then(|s, a, q| detached(list(s, a, q)));
     let create = warp::path!("api" / "broadcasts")
         .and(warp::post())
         .and(st())
         .and(auth(state.clone()))
         .and(body())
-        .then(|s, a, b| async move { respond(create(s, a, b).await) });
+        .then(|s, a, b| detached(create(s, a, b)));
     let detail = warp::path!("api" / "broadcasts" / i64)
         .and(warp::get())
         .and(st())
         .and(auth(state.clone()))
-        .then(|id, s, a| async move { respond(detail(s, a, id).await) });
+        .then(|id, s, a| detached(detail(s, a, id)));
     let voice = warp::path!("api" / "broadcasts" / i64 / "voice")
         .and(warp::get())
         .and(st())
         .and(auth(state.clone()))
-        .then(|id, s, a| async move { respond(voice(s, a, id).await) });
+        .then(|id, s, a| detached(voice(s, a, id)));
     let reply = warp::path!("api" / "broadcasts" / i64 / "reply")
         .and(warp::post())
         .and(st())
         .and(auth(state))
         .and(body())
-        .then(|id, s, a, b| async move { respond(reply(s, a, id, b).await) });
+        .then(|id, s, a, b| detached(reply(s, a, id, b)));
     list.or(create)
         .unify()
         .or(detail)
@@ -365,6 +366,13 @@ pub async fn reply(
     if !row.live() {
         return Err(ApiError::validation("broadcast: it has expired"));
     }
+    let limit = ratelimit::Limit {
+        key: state.redis.keys.rate("reply", &me.id.to_string()),
+        window_sec: 3600,
+        max: state.cfg.quotas.replies_per_hour,
+        message: TOO_MANY_REQUESTS,
+    };
+    ratelimit::spend(&state.redis, limit).await?;
     let (voice, key) = voice_upload(&state, body).await?;
     let posted =
         crate::conversations::reply_to(&state, me.id, row.user_id, &key, voice.duration_ms).await;

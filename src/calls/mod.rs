@@ -16,7 +16,7 @@ use warp::reply::Response;
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
 use crate::http::body::{Body, body};
-use crate::http::{auth, ok, respond, with_state};
+use crate::http::{auth, detached, ok, with_state};
 use crate::state::AppState;
 use crate::tasks::every;
 
@@ -27,18 +27,18 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(st())
         .and(auth(state.clone()))
         .and(body())
-        .then(|s, a, b| async move { respond(start(s, a, b).await) });
+        .then(|s, a, b| detached(start(s, a, b)));
     let end = warp::path!("api" / "call" / "end")
         .and(warp::post())
         .and(st())
         .and(auth(state.clone()))
         .and(body())
-        .then(|s, a, b| async move { respond(end(s, a, b).await) });
+        .then(|s, a, b| detached(end(s, a, b)));
     let ice = warp::path!("api" / "call" / "ice-servers")
         .and(warp::get())
         .and(st())
         .and(auth(state))
-        .then(|s, a| async move { respond(ice_servers(s, a).await) });
+        .then(|s, a| detached(ice_servers(s, a)));
     start.or(end).unify().or(ice).unify().boxed()
 }
 

@@ -10,11 +10,12 @@ use warp::reply::Response;
 
 use crate::auth::AuthUser;
 use crate::broadcasts::{UserSummary, VoiceForm, voice_upload};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, TOO_MANY_REQUESTS};
 use crate::http::body::{Body, body};
-use crate::http::{Page, auth, created, ok, query, respond, with_state};
+use crate::http::{Page, auth, created, detached, ok, query, with_state};
 use crate::media;
 use crate::moderation::blocked_either_way;
+use crate::ratelimit;
 use crate::realtime::hub;
 use crate::state::AppState;
 
@@ -26,39 +27,39 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(st())
         .and(a())
         .and(query())
-        .then(|s, a, q| async move { respond(list(s, a, q).await) });
+        .then(|s, a, q| detached(list(s, a, q)));
     let detail = warp::path!("api" / "conversations" / i64)
         .and(warp::get())
         .and(st())
         .and(a())
         .and(query())
-        .then(|id, s, a, q| async move { respond(detail(s, a, id, q).await) });
+        .then(|id, s, a, q| detached(detail(s, a, id, q)));
     let delete = warp::path!("api" / "conversations" / i64)
         .and(warp::delete())
         .and(st())
         .and(a())
-        .then(|id, s, a| async move { respond(delete(s, a, id).await) });
+        .then(|id, s, a| detached(delete(s, a, id)));
     let send = warp::path!("api" / "conversations" / i64 / "send_message")
         .and(warp::post())
         .and(st())
         .and(a())
         .and(body())
-        .then(|id, s, a, b| async move { respond(send_message(s, a, id, b).await) });
+        .then(|id, s, a, b| detached(send_message(s, a, id, b)));
     let favorite = warp::path!("api" / "conversations" / i64 / "favorite")
         .and(warp::post())
         .and(st())
         .and(a())
-        .then(|id, s, a| async move { respond(favorite(s, a, id).await) });
+        .then(|id, s, a| detached(favorite(s, a, id)));
     let unfavorite = warp::path!("api" / "conversations" / i64 / "unfavorite")
         .and(warp::post())
         .and(st())
         .and(a())
-        .then(|id, s, a| async move { respond(unfavorite(s, a, id).await) });
+        .then(|id, s, a| detached(unfavorite(s, a, id)));
     let voice = warp::path!("api" / "conversations" / i64 / "messages" / i64 / "voice")
         .and(warp::get())
         .and(st())
         .and(a())
-        .then(|id, mid, s, a| async move { respond(message_voice(s, a, id, mid).await) });
+        .then(|id, mid, s, a| detached(message_voice(s, a, id, mid)));
     list.or(detail)
         .unify()
         .or(delete)
@@ -472,6 +473,13 @@ pub async fn send_message(
     {
         return Err(ApiError::Forbidden);
     }
+    let limit = ratelimit::Limit {
+        key: state.redis.keys.rate("message", &me.id.to_string()),
+        window_sec: 3600,
+        max: state.cfg.quotas.messages_per_hour,
+        message: TOO_MANY_REQUESTS,
+    };
+    ratelimit::spend(&state.redis, limit).await?;
     let (voice, key) = voice_upload(&state, body).await?;
     let inserted = async {
         let mut tx = state.db.begin().await?;

@@ -6,6 +6,7 @@
 use sqlx::{PgConnection, PgPool};
 
 pub const FILTER_MATCH: &str = "filter_match";
+pub const MATCH_REFUND: &str = "match_refund";
 pub const PAYMENT: &str = "payment";
 
 pub async fn balance(db: &PgPool, uid: i64) -> Result<Option<i64>, sqlx::Error> {
@@ -89,6 +90,31 @@ pub async fn charge_for_match(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Gives back every gem charged for a match that ended before it was announced;
+/// a second call gives nothing. Returns how many users got gems back.
+pub async fn refund_match(db: &PgPool, match_id: i64) -> Result<usize, sqlx::Error> {
+    let reference = match_id.to_string();
+    let charged: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT user_id, -delta FROM gem_ledger WHERE ref = $1 AND reason = $2")
+            .bind(&reference)
+            .bind(FILTER_MATCH)
+            .fetch_all(db)
+            .await?;
+    if charged.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = db.begin().await?;
+    for &(uid, gems) in &charged {
+        match apply(&mut tx, uid, gems, MATCH_REFUND, &reference).await? {
+            Applied::Done { .. } => {}
+            // refunded before (all payers at once): dropping the transaction undoes this one
+            Applied::Duplicate | Applied::Insufficient => return Ok(0),
+        }
+    }
+    tx.commit().await?;
+    Ok(charged.len())
 }
 
 /// Adds gems with a ledger row; `false` when `(reason, reference)` was credited before.

@@ -12,7 +12,7 @@ use warp::reply::Response;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::http::body::{Body, body};
-use crate::http::{auth, ok, respond, with_state};
+use crate::http::{auth, detached, ok, with_state};
 use crate::state::AppState;
 
 pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
@@ -20,13 +20,13 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(with_state(state.clone()))
         .and(auth(state.clone()))
-        .then(|s, a| async move { respond(balance(s, a).await) });
+        .then(|s, a| detached(balance(s, a)));
     let charge = warp::path!("api" / "gem" / "charge")
         .and(warp::post())
         .and(with_state(state.clone()))
         .and(auth(state))
         .and(body())
-        .then(|s, a, b| async move { respond(charge(s, a, b).await) });
+        .then(|s, a, b| detached(charge(s, a, b)));
     balance.or(charge).unify().boxed()
 }
 

@@ -9,7 +9,7 @@ use warp::reply::Response;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::http::body::{Body, body};
-use crate::http::{Page, auth, created, ok, query, respond, with_state};
+use crate::http::{Page, auth, created, detached, ok, query, with_state};
 use crate::state::AppState;
 
 pub const ALREADY_RATED: &str = "이미 평가한 통화입니다.";
@@ -20,13 +20,13 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(with_state(state.clone()))
         .and(auth(state.clone()))
         .and(query())
-        .then(|s, a, q| async move { respond(recent(s, a, q).await) });
+        .then(|s, a, q| detached(recent(s, a, q)));
     let rate = warp::path!("api" / "history" / "rate")
         .and(warp::post())
         .and(with_state(state.clone()))
         .and(auth(state))
         .and(body())
-        .then(|s, a, b| async move { respond(rate(s, a, b).await) });
+        .then(|s, a, b| detached(rate(s, a, b)));
     recent.or(rate).unify().boxed()
 }
 

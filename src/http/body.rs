@@ -1,12 +1,15 @@
 //! Request bodies read by the handlers themselves, with size limits, so that
 //! every malformed body is a contract error (422/413), never a warp
-//! rejection or a 500.
+//! rejection or a 500. This is also the one place where text is checked:
+//! a NUL character or invalid UTF-8 in any field (JSON, form, query string,
+//! multipart) is a 422 naming the field, before a handler sees it.
 
 use std::collections::HashMap;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use warp::{Filter, Rejection};
 
 use crate::error::{ApiError, ApiResult};
@@ -98,31 +101,24 @@ impl Body {
             .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
         let bytes = self.bytes(JSON_LIMIT).await?;
         if is_form {
-            let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(&bytes));
-            return serde_path_to_error::deserialize(de)
-                .map_err(|e| field_error(e.path(), e.inner()));
+            return decode_form(&bytes);
         }
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
             &bytes
         };
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let inner = e.inner();
-            // serde_json ends its messages with the position; the field path says more
-            let position = format!(" at line {} column {}", inner.line(), inner.column());
-            let message = inner.to_string();
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+            // serde_json ends its messages with the position; the message says enough
+            let position = format!(" at line {} column {}", e.line(), e.column());
+            let message = e.to_string();
             let message = message.strip_suffix(&position).unwrap_or(&message);
-            if inner.is_syntax() || inner.is_eof() {
-                ApiError::validation(format!("body: malformed JSON ({message})"))
-            } else {
-                field_error(e.path(), &message)
-            }
+            ApiError::validation(format!("body: malformed JSON ({message})"))
         })?;
-        de.end()
-            .map_err(|e| ApiError::validation(format!("body: malformed JSON ({e})")))?;
-        Ok(value)
+        if let Some(path) = nul_in(&value, String::new()) {
+            return Err(no_nul(&path));
+        }
+        serde_path_to_error::deserialize(value).map_err(|e| field_error(e.path(), e.inner()))
     }
 
     /// A `multipart/form-data` body. Parts named in `file_fields` may hold up
@@ -154,7 +150,8 @@ impl Body {
                 let data = field.bytes().await.map_err(multipart_error)?;
                 form.files.insert(name, Upload { file_name, data });
             } else {
-                let text = field.text().await.map_err(multipart_error)?;
+                let bytes = field.bytes().await.map_err(multipart_error)?;
+                let text = text(&name, bytes.to_vec())?;
                 form.fields.insert(name, text);
             }
         }
@@ -164,8 +161,68 @@ impl Body {
 
 /// `application/x-www-form-urlencoded` (a form body or a query string) into `T`.
 pub fn decode_form<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    check_form_text(bytes)?;
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
     serde_path_to_error::deserialize(de).map_err(|e| field_error(e.path(), e.inner()))
+}
+
+/// Every name and value of a form decodes to UTF-8 text without NUL (the
+/// form decoder itself would replace bad bytes silently).
+fn check_form_text(bytes: &[u8]) -> ApiResult<()> {
+    let decode = |part: &[u8]| {
+        let spaced: Vec<u8> = part
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        percent_encoding::percent_decode(&spaced).collect::<Vec<u8>>()
+    };
+    for pair in bytes.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let mut halves = pair.splitn(2, |&b| b == b'=');
+        let name = decode(halves.next().unwrap_or_default());
+        let name = String::from_utf8(name)
+            .map_err(|_| ApiError::validation("query: names must be UTF-8 text"))?;
+        text(&name, decode(halves.next().unwrap_or_default()))?;
+    }
+    Ok(())
+}
+
+/// A field's bytes as text: UTF-8 and without NUL, or the 422 naming the field.
+fn text(field: &str, bytes: Vec<u8>) -> ApiResult<String> {
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ApiError::validation(format!("{field}: must be UTF-8 text")))?;
+    if text.contains('\0') {
+        return Err(no_nul(field));
+    }
+    Ok(text)
+}
+
+fn no_nul(field: &str) -> ApiError {
+    let field = if field.is_empty() { "body" } else { field };
+    ApiError::validation(format!("{field}: must not contain NUL characters"))
+}
+
+/// The path of the first string (or key) of a JSON value that holds a NUL.
+fn nul_in(value: &Value, path: String) -> Option<String> {
+    match value {
+        Value::String(s) if s.contains('\0') => Some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_in(v, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let at = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(at)
+            } else {
+                nul_in(v, at)
+            }
+        }),
+        _ => None,
+    }
 }
 
 fn multipart_error(e: multer::Error) -> ApiError {

@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
-use warp::http::StatusCode;
+use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
@@ -59,30 +59,37 @@ pub fn with_state(
 
 /// The caller, or why not: handlers check it first (`let user = auth?;`), so
 /// a bad token is a 401 before anything else happens. The token comes from
-/// `Authorization: Bearer` or, for WebSocket and SSE clients, `?token=`.
+/// `Authorization: Bearer` or, for WebSocket and SSE clients, `?token=`. The
+/// header is read as raw bytes: one that is not text is a bad token (401),
+/// not a reason for warp to try other routes.
 pub fn auth(
     state: AppState,
-) -> impl Filter<Extract = (ApiResult<AuthUser>,), Error = Rejection> + Clone {
-    warp::header::optional::<String>("authorization")
+) -> impl Filter<Extract = (ApiResult<AuthUser>,), Error = Infallible> + Clone {
+    let header = warp::header::value("authorization")
+        .map(Some)
+        .or(warp::any().map(|| None))
+        .unify();
+    header
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(with_state(state))
         .then(
-            |header: Option<String>, query: String, state: AppState| async move {
-                let token = header
-                    .as_deref()
-                    .and_then(|h| {
-                        h.strip_prefix("Bearer ")
-                            .or_else(|| h.strip_prefix("bearer "))
-                    })
-                    .map(str::trim)
-                    .map(str::to_owned)
-                    .or_else(|| token_from_query(&query));
-                match token {
-                    Some(token) => state.tokens.authenticate(&state.redis, &token).await,
-                    None => Err(ApiError::InvalidToken),
-                }
+            |header: Option<HeaderValue>, query: String, state: AppState| async move {
+                let token = match header {
+                    Some(value) => bearer(&value).ok_or(ApiError::InvalidToken)?,
+                    None => token_from_query(&query).ok_or(ApiError::InvalidToken)?,
+                };
+                state.tokens.authenticate(&state.redis, &token).await
             },
         )
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(value: &HeaderValue) -> Option<String> {
+    let text = value.to_str().ok()?;
+    let token = text
+        .strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("bearer "))?;
+    Some(token.trim().to_owned())
 }
 
 fn token_from_query(query: &str) -> Option<String> {
@@ -118,22 +125,43 @@ pub fn query<T: serde::de::DeserializeOwned + Send>()
         .map(|raw: String| body::decode_form::<T>(raw.as_bytes()))
 }
 
-/// The client's address: the socket peer, or the left-most `X-Forwarded-For`
-/// entry when the deployment says a trusted proxy sets it.
-pub fn client_ip(
-    trust_forwarded_for: bool,
-) -> impl Filter<Extract = (IpAddr,), Error = Rejection> + Clone {
+/// The client's address: the socket peer, or, behind `hops` trusted proxies,
+/// the `hops`-th address from the right of `X-Forwarded-For` (the one the
+/// outermost trusted proxy saw; addresses further left are the client's say).
+pub fn client_ip(hops: usize) -> impl Filter<Extract = (IpAddr,), Error = Rejection> + Clone {
     warp::addr::remote()
         .and(warp::header::optional::<String>("x-forwarded-for"))
         .map(move |peer: Option<SocketAddr>, forwarded: Option<String>| {
             let forwarded = forwarded
-                .filter(|_| trust_forwarded_for)
-                .and_then(|f| f.split(',').next().and_then(|ip| ip.trim().parse().ok()));
+                .filter(|_| hops > 0)
+                .and_then(|f| forwarded_client(&f, hops));
             forwarded.unwrap_or_else(|| {
                 peer.map(|p| p.ip())
                     .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
             })
         })
+}
+
+/// The `hops`-th address from the right of an `X-Forwarded-For` value.
+fn forwarded_client(header: &str, hops: usize) -> Option<IpAddr> {
+    header
+        .rsplit(',')
+        .nth(hops.checked_sub(1)?)
+        .and_then(|ip| ip.trim().parse().ok())
+}
+
+/// Runs a handler to its end in a task of its own, so that a client that
+/// hangs up mid-request cannot cancel it half-way (a transaction left open
+/// on a pooled connection, a pair made but not charged). Long polls and
+/// streams, which must stop when their client goes, detach only their writes.
+pub async fn detached<F>(handler: F) -> Response
+where
+    F: std::future::Future<Output = ApiResult<Response>> + Send + 'static,
+{
+    match tokio::spawn(handler).await {
+        Ok(result) => respond(result),
+        Err(e) => ApiError::Internal(format!("handler task: {e}")).into_response(),
+    }
 }
 
 /// Maps what warp itself rejects to the contract's bodies. Handlers never
@@ -155,4 +183,28 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         ApiError::Internal(format!("unhandled rejection: {rejection:?}"))
     };
     Ok(error.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_client;
+
+    #[test]
+    fn the_client_is_counted_from_the_right() {
+        let header = "6.6.6.6, 1.2.3.4, 10.0.0.1";
+        assert_eq!(
+            forwarded_client(header, 1),
+            Some("10.0.0.1".parse().unwrap())
+        );
+        assert_eq!(
+            forwarded_client(header, 2),
+            Some("1.2.3.4".parse().unwrap())
+        );
+        assert_eq!(
+            forwarded_client(header, 3),
+            Some("6.6.6.6".parse().unwrap())
+        );
+        assert_eq!(forwarded_client(header, 4), None);
+        assert_eq!(forwarded_client("garbage", 1), None);
+    }
 }

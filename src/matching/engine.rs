@@ -51,6 +51,8 @@ pub enum PairOutcome {
         partner_since_ms: i64,
     },
     Waiting,
+    /// The user's new match is being paid for by another request: it is announced once paid.
+    Charging,
     /// Too few gems for a filtered match; the user is not (or no longer) in the pool.
     NotEnoughGems,
 }
@@ -86,7 +88,13 @@ pub struct Reaped {
     pub ghosts: i64,
     pub expired: i64,
     pub waiting: i64,
+    /// Matches that ended before their gems were confirmed: what was charged goes back.
+    pub refunds: Vec<i64>,
 }
+
+/// How long a match that ended unpaid is kept in line for refunds: longer than a
+/// charge can take (statement timeout and pool wait), so a late commit is refunded too.
+const REFUND_WINDOW_MS: i64 = 60_000;
 
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -155,6 +163,7 @@ pub async fn pair(
         .await?;
     match text(&reply, 0).as_str() {
         "waiting" => Ok(PairOutcome::Waiting),
+        "charging" => Ok(PairOutcome::Charging),
         "broke" => Ok(PairOutcome::NotEnoughGems),
         "pending" => Ok(PairOutcome::Pending {
             match_id: int(&reply, 1),
@@ -284,6 +293,7 @@ pub async fn reap(redis: &Redis, cfg: &MatchConfig, shard: usize, now: i64) -> A
         now.to_string(),
         (cfg.ghost_timeout_sec * 1000).to_string(),
         "500".to_owned(),
+        REFUND_WINDOW_MS.to_string(),
     ];
     let reply: Vec<Value> = redis
         .run(&redis.scripts.match_reap, vec![seen], args)
@@ -292,7 +302,24 @@ pub async fn reap(redis: &Redis, cfg: &MatchConfig, shard: usize, now: i64) -> A
         ghosts: int(&reply, 0),
         expired: int(&reply, 1),
         waiting: int(&reply, 2),
+        refunds: (3..reply.len()).map(|i| int(&reply, i)).collect(),
     })
+}
+
+/// Announces a pair whose gems were charged. `false`: the match ended
+/// meanwhile (or was lost with a Redis master), and its gems go back.
+pub async fn confirm(redis: &Redis, cfg: &MatchConfig, match_id: i64, now: i64) -> ApiResult<bool> {
+    let (prefix, seen) = shard_keys(redis, cfg, super::ids::shard_of(match_id))?;
+    let args = vec![
+        prefix,
+        redis.keys.events_channel(),
+        match_id.to_string(),
+        now.to_string(),
+    ];
+    let announced: i64 = redis
+        .run(&redis.scripts.match_confirm, vec![seen], args)
+        .await?;
+    Ok(announced == 1)
 }
 
 /// Marks users alive in every shard where they wait (`ZADD XX`: others are untouched).

@@ -7,27 +7,19 @@ use serde_json::value::RawValue;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::engine::{self, DecideOutcome, PairOutcome, Ticket};
+use super::engine::{self, DecideOutcome};
 use super::model::{
-    Decision, DecisionRequest, Location, MatchFound, MatchedUser, Preferred, RandomQuery, Settings,
-    SettingsRequest, StatusResponse,
+    Decision, DecisionRequest, Location, MatchFound, RandomQuery, Settings, SettingsRequest,
+    StatusResponse,
 };
-use super::store::{self, Candidate};
+use super::service::{self, Search, shard_index};
+use super::store;
 use crate::auth::AuthUser;
 use crate::auth::account::MessageResponse;
-use crate::auth::validate::Gender;
 use crate::error::{ApiError, ApiResult};
-use crate::gems::ledger::{self, ChargeError};
 use crate::http::body::Body;
 use crate::http::{json_response, json_text, ok};
-use crate::media;
-use crate::realtime::hub;
 use crate::state::AppState;
-
-fn shard_index(state: &AppState, region: &str) -> usize {
-    let shards = &state.cfg.matching.shards;
-    shards.iter().position(|s| s == region).unwrap_or(0)
-}
 
 #[utoipa::path(get, path = "/api/match/settings/", tag = "matching",
     security(("bearer" = [])),
@@ -73,50 +65,6 @@ pub async fn save_settings(
     })
 }
 
-/// The user's entry in the pool, from their profile and settings.
-fn ticket(state: &AppState, user: &Candidate, here: Option<Location>) -> ApiResult<Ticket> {
-    let cfg = &state.cfg;
-    let gender = user.gender.as_deref().and_then(Gender::parse);
-    let (Some(age), Some(gender)) = (user.age, gender) else {
-        return Err(ApiError::validation(
-            "age, gender: both are needed for matching",
-        ));
-    };
-    let settings = user.settings(cfg.min_age, &cfg.matching.shards[0]);
-    let location = here.or(settings.location);
-    let card = MatchedUser {
-        id: user.id,
-        username: user
-            .username
-            .clone()
-            .or_else(|| user.nickname.clone())
-            .unwrap_or_default(),
-        age,
-        gender,
-        profile_image: user.profile_image.as_deref().map(|k| media::url(state, k)),
-        rating: user.rating,
-    };
-    Ok(Ticket {
-        uid: user.id,
-        shard: shard_index(state, &settings.region),
-        gender,
-        age,
-        preferred: settings.preferred_gender,
-        age_min: settings.age_range[0],
-        age_max: settings.age_range[1],
-        radius_km: settings.radius_km.unwrap_or(0),
-        location,
-        cost: if settings.preferred_gender == Preferred::All {
-            0
-        } else {
-            cfg.matching.filter_gem_cost
-        },
-        balance: user.gems,
-        card: serde_json::to_string(&card).map_err(|e| ApiError::Internal(e.to_string()))?,
-        excluded: user.excluded.clone(),
-    })
-}
-
 fn found(match_id: i64, partner_card: String, remaining_ms: i64) -> ApiResult<Response> {
     let card = RawValue::from_string(partner_card)
         .map_err(|e| ApiError::Internal(format!("card: {e}")))?;
@@ -126,83 +74,6 @@ fn found(match_id: i64, partner_card: String, remaining_ms: i64) -> ApiResult<Re
         show_time_sec: (remaining_ms.max(0) + 999) / 1000,
         matched_user: &card,
     })
-}
-
-/// Why a pair could not be paid for.
-enum Unpaid {
-    Caller { balance: i64 },
-    Partner,
-    Failed(ApiError),
-}
-
-/// Charges the gems a pair owes, all or none; undoes the pair when that fails,
-/// putting back in line whoever could pay.
-async fn pay(
-    state: &AppState,
-    match_id: i64,
-    me: (i64, i64),
-    partner: (i64, i64),
-) -> Result<(), Unpaid> {
-    let payers: Vec<(i64, i64)> = [me, partner]
-        .into_iter()
-        .filter(|(_, cost)| *cost > 0)
-        .collect();
-    if payers.is_empty() {
-        return Ok(());
-    }
-    let short = match ledger::charge_for_match(&state.db, match_id, &payers).await {
-        Ok(()) => return Ok(()),
-        Err(ChargeError::Insufficient(uid)) => Some(uid),
-        Err(ChargeError::Db(e)) => {
-            tracing::warn!(match_id, error = %e, "charging a match failed; undoing it");
-            None
-        }
-    };
-    let put_back: Vec<i64> = [me.0, partner.0]
-        .into_iter()
-        .filter(|u| Some(*u) != short)
-        .collect();
-    let cfg = &state.cfg.matching;
-    engine::unpair(&state.redis, cfg, match_id, &put_back, engine::now_ms())
-        .await
-        .map_err(Unpaid::Failed)?;
-    match short {
-        Some(uid) if uid == me.0 => {
-            let balance = ledger::balance(&state.db, uid)
-                .await
-                .map_err(|e| Unpaid::Failed(e.into()))?;
-            Err(Unpaid::Caller {
-                balance: balance.unwrap_or(0),
-            })
-        }
-        Some(_) => Err(Unpaid::Partner),
-        None => Err(Unpaid::Failed(ApiError::Unavailable(
-            "gem charge failed".into(),
-        ))),
-    }
-}
-
-/// Tells both users of a new match who their partner is (`match_found`).
-async fn announce(
-    state: &AppState,
-    match_id: i64,
-    show_time_sec: i64,
-    a: (i64, &str),
-    b: (i64, &str),
-) -> ApiResult<()> {
-    for ((to, _), (_, partner_card)) in [(a, b), (b, a)] {
-        let card = RawValue::from_string(partner_card.to_owned())
-            .map_err(|e| ApiError::Internal(format!("card: {e}")))?;
-        let event = MatchFound {
-            kind: "match_found",
-            match_id,
-            show_time_sec,
-            matched_user: &card,
-        };
-        let json = serde_json::to_string(&event).map_err(|e| ApiError::Internal(e.to_string()))?;
-        hub::publish(&state.redis, &[to], &json).await?;
-    }
-    Ok(())
 }
 
 #[utoipa::path(get, path = "/api/match/random/", tag = "matching",
@@ -240,66 +111,19 @@ pub async fn random(
     let user = store::candidate(&state.db, me.id)
         .await?
         .ok_or(ApiError::InvalidToken)?;
-    let ticket = ticket(&state, &user, here)?;
+    let ticket = service::ticket(&state, &user, here)?;
     // listen before entering the pool: a partner may arrive at once
     let mut events = state.hub.subscribe(me.id);
-    loop {
-        let match_id = state.match_ids.next(&state.db, ticket.shard).await?;
-        let now = engine::now_ms();
-        match engine::pair(&state.redis, cfg, &ticket, match_id, now).await? {
-            PairOutcome::Waiting => break,
-            PairOutcome::NotEnoughGems => {
-                return Err(ApiError::NotEnoughGems {
-                    required: ticket.cost,
-                    balance: ticket.balance,
-                });
-            }
-            PairOutcome::Pending {
-                match_id,
-                partner_card,
-                deadline_ms,
-            } => return found(match_id, partner_card, deadline_ms - now),
-            PairOutcome::Paired {
-                match_id,
-                partner_card,
-                deadline_ms,
-                partner,
-                partner_cost,
-                partner_since_ms,
-            } => match pay(
-                &state,
-                match_id,
-                (me.id, ticket.cost),
-                (partner, partner_cost),
-            )
-            .await
-            {
-                Ok(()) => {
-                    if ticket.cost > 0 || partner_cost > 0 {
-                        // pairs that owe gems are announced once paid for (the script did the rest)
-                        let show = (deadline_ms - now + 999) / 1000;
-                        let partner_side = (partner, partner_card.as_str());
-                        let my_side = (me.id, ticket.card.as_str());
-                        announce(&state, match_id, show, partner_side, my_side).await?;
-                    }
-                    state.metrics.matches.inc();
-                    state
-                        .metrics
-                        .match_wait
-                        .observe((now - partner_since_ms).max(0) as f64 / 1e3);
-                    return found(match_id, partner_card, deadline_ms - now);
-                }
-                Err(Unpaid::Caller { balance }) => {
-                    return Err(ApiError::NotEnoughGems {
-                        required: ticket.cost,
-                        balance,
-                    });
-                }
-                // the partner could not pay and left; the caller, back in line, searches again
-                Err(Unpaid::Partner) => continue,
-                Err(Unpaid::Failed(e)) => return Err(e),
-            },
-        }
+    match tokio::spawn(service::search(state.clone(), ticket))
+        .await
+        .map_err(|e| ApiError::Internal(format!("match search task: {e}")))??
+    {
+        Search::Found {
+            match_id,
+            partner_card,
+            remaining_ms,
+        } => return found(match_id, partner_card, remaining_ms),
+        Search::Waiting => {}
     }
     let deadline = Instant::now() + Duration::from_secs(wait);
     match events.wait_for(deadline, |e| e.kind == "match_found").await {

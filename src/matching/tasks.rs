@@ -1,5 +1,5 @@
 //! Background work of every node: housekeeping of the pool (ghosts, expired
-//! decisions) and heartbeats for the users listening on this node.
+//! decisions, refunds of matches that ended unpaid) and heartbeats for the users listening on this node.
 
 use std::time::Duration;
 
@@ -33,6 +33,7 @@ async fn housekeeping(state: AppState) {
                 if reaped.ghosts > 0 {
                     tracing::debug!(shard = %name, ghosts = reaped.ghosts, "ghosts left the pool");
                 }
+                super::service::refund_unpaid(&state, &reaped.refunds).await;
             }
             Err(e) => tracing::warn!(shard = %name, error = %e, "pool housekeeping failed"),
         }

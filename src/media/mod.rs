@@ -21,7 +21,7 @@ pub const VOICE_DIR: &str = "voices";
 
 /// Checks a voice upload and stores it unchanged; returns it and its key.
 pub async fn save_voice(state: &AppState, data: bytes::Bytes) -> ApiResult<(voice::Voice, String)> {
-    let checked = voice::check(data).await?;
+    let checked = voice::check(&state.heavy, data).await?;
     let key = format!(
         "{VOICE_DIR}/{}.{}",
         crate::auth::tokens::random_id(),

@@ -13,6 +13,9 @@ pub trait MediaStorage: Send + Sync {
     async fn delete(&self, key: &str) -> std::io::Result<()>;
 }
 
+/// Longest part of a key (keys the server makes are 32 hex digits and an extension).
+const MAX_SEGMENT: usize = 100;
+
 pub struct DiskStorage {
     root: PathBuf,
 }
@@ -23,11 +26,13 @@ impl DiskStorage {
     }
 
     /// Keys are made by the server (`dir/random.ext`); anything that could
-    /// step out of the root is refused.
+    /// step out of the root, or that no key the server makes looks like (a
+    /// name too long for the file system), is refused.
     fn path(&self, key: &str) -> Option<PathBuf> {
         let safe = !key.is_empty()
             && key.split('/').all(|seg| {
                 !seg.is_empty()
+                    && seg.len() <= MAX_SEGMENT
                     && seg != ".."
                     && seg != "."
                     && seg
@@ -87,5 +92,9 @@ mod tests {
         assert!(s.path("profiles/../../x").is_none());
         assert!(s.path("/abs").is_none());
         assert!(s.path("").is_none());
+        assert!(
+            s.path(&format!("profiles/{}.png", "a".repeat(300)))
+                .is_none()
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! Voice files (broadcasts, replies, messages): accepted by content, not by
 //! name — AAC (ADTS), M4A, MP3, Ogg (Opus/Vorbis), WAV, WebM — at most 10 MB,
-//! and at most 60 s where the duration can be read. The container is told by
-//! its signature; symphonia then has to find a readable audio track in it,
-//! which also gives the duration. The bytes are stored unchanged.
+//! and at most 60 s. The container is told by its signature; symphonia then
+//! has to find a readable audio track in it. The duration comes from the
+//! header when it says (WAV, M4A, Ogg, MP3 with a Xing/Info frame), and
+//! otherwise from the packets themselves (ADTS AAC, plain MP3, WebM), which
+//! are read without being decoded. The bytes are stored unchanged.
 
 use std::io::Cursor;
 
@@ -13,6 +15,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use crate::error::{ApiError, ApiResult};
+use crate::heavy::HeavyJobs;
 
 pub const MAX_VOICE_BYTES: u64 = 10 * 1024 * 1024;
 pub const MAX_DURATION_MS: i64 = 60_000;
@@ -99,11 +102,9 @@ pub struct Voice {
 
 const NOT_AUDIO: &str = "voice_file: must be AAC, M4A, MP3, Ogg, WAV or WebM audio";
 
-/// Checks an upload; runs the probe on the blocking pool.
-pub async fn check(data: Bytes) -> ApiResult<Voice> {
-    tokio::task::spawn_blocking(move || probe(data))
-        .await
-        .map_err(|e| ApiError::Internal(format!("voice task: {e}")))?
+/// Checks an upload; the probe is a heavy job.
+pub async fn check(heavy: &HeavyJobs, data: Bytes) -> ApiResult<Voice> {
+    heavy.run(move || probe(data)).await?
 }
 
 fn probe(data: Bytes) -> ApiResult<Voice> {
@@ -119,18 +120,19 @@ fn probe(data: Bytes) -> ApiResult<Voice> {
             &MetadataOptions::default(),
         )
         .map_err(|_| ApiError::validation(NOT_AUDIO))?;
-    let track = probed
-        .format
+    let mut reader = probed.format;
+    let track = reader
         .default_track()
         .ok_or_else(|| ApiError::validation(NOT_AUDIO))?;
-    let params = &track.codec_params;
-    let duration_ms = match (params.n_frames, params.time_base, params.sample_rate) {
-        (Some(frames), Some(tb), _) => {
-            let t = tb.calc_time(frames);
-            Some(t.seconds as i64 * 1000 + (t.frac * 1000.0) as i64)
-        }
+    let (track_id, params) = (track.id, track.codec_params.clone());
+    let in_header = match (params.n_frames, params.time_base, params.sample_rate) {
+        (Some(frames), Some(tb), _) => Some(millis(tb.calc_time(frames))),
         (Some(frames), None, Some(rate)) if rate > 0 => Some(frames as i64 * 1000 / rate as i64),
         _ => None,
+    };
+    let duration_ms = match in_header {
+        Some(ms) => Some(ms),
+        None => packet_duration(reader.as_mut(), track_id, params.time_base),
     };
     if duration_ms.is_some_and(|ms| ms > MAX_DURATION_MS) {
         return Err(ApiError::validation("voice_file: at most 60 seconds"));
@@ -140,6 +142,27 @@ fn probe(data: Bytes) -> ApiResult<Voice> {
         duration_ms,
         data,
     })
+}
+
+fn millis(t: symphonia::core::units::Time) -> i64 {
+    t.seconds as i64 * 1000 + (t.frac * 1000.0) as i64
+}
+
+/// The end of the track's last packet, in ms: what the packets say when the
+/// header does not (a stream cut short still counts up to where it ends).
+fn packet_duration(
+    reader: &mut dyn symphonia::core::formats::FormatReader,
+    track: u32,
+    time_base: Option<symphonia::core::units::TimeBase>,
+) -> Option<i64> {
+    let time_base = time_base?;
+    let mut end = 0u64;
+    while let Ok(packet) = reader.next_packet() {
+        if packet.track_id() == track {
+            end = end.max(packet.ts() + packet.dur());
+        }
+    }
+    Some(millis(time_base.calc_time(end)))
 }
 
 #[cfg(test)]

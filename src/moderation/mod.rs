@@ -13,7 +13,7 @@ use warp::reply::Response;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::http::body::{Body, body};
-use crate::http::{auth, json_response, ok, respond, with_state};
+use crate::http::{auth, detached, json_response, ok, with_state};
 use crate::state::AppState;
 
 /// `/users/{id}/<action>` and `/api/users/{id}/<action>`.
@@ -35,16 +35,16 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
     let block = user_action("block")
         .and(st())
         .and(auth(state.clone()))
-        .then(|id, s, a| async move { respond(block(s, a, id).await) });
+        .then(|id, s, a| detached(block(s, a, id)));
     let unblock = user_action("unblock")
         .and(st())
         .and(auth(state.clone()))
-        .then(|id, s, a| async move { respond(unblock(s, a, id).await) });
+        .then(|id, s, a| detached(unblock(s, a, id)));
     let report = user_action("report")
         .and(st())
         .and(auth(state))
         .and(body())
-        .then(|id, s, a, b| async move { respond(report(s, a, id, b).await) });
+        .then(|id, s, a, b| detached(report(s, a, id, b)));
     block.or(unblock).unify().or(report).unify().boxed()
 }
 
@@ -207,6 +207,13 @@ pub async fn report(
         return Err(ApiError::validation("reason: must be 1 to 500 characters"));
     }
     target(&state, me.id, id, "report").await?;
+    let limit = crate::ratelimit::Limit {
+        key: state.redis.keys.rate("report", &me.id.to_string()),
+        window_sec: 86400,
+        max: state.cfg.quotas.reports_per_day,
+        message: crate::error::TOO_MANY_REQUESTS,
+    };
+    crate::ratelimit::spend(&state.redis, limit).await?;
     let report: Report = sqlx::query_as(
         "INSERT INTO reports (reporter_id, reported_id, reason) VALUES ($1, $2, $3)
          RETURNING id, reporter_id, reported_id, reason, created_at, updated_at",

@@ -28,6 +28,8 @@ pub struct Event {
     pub kind: String,
     pub match_id: Option<i64>,
     pub status: Option<String>,
+    /// The session a `session_revoked` event ends.
+    pub session: Option<String>,
     pub json: Box<str>,
 }
 
@@ -44,6 +46,7 @@ struct Head {
     kind: String,
     match_id: Option<i64>,
     status: Option<String>,
+    session: Option<String>,
 }
 
 struct Listener {
@@ -122,6 +125,7 @@ impl Hub {
             kind: head.kind,
             match_id: head.match_id,
             status: head.status,
+            session: head.session,
             json: envelope.event.get().into(),
         });
         let listeners = self.listeners.lock().expect("hub lock");

@@ -14,6 +14,7 @@ use warp::filters::ws::{Message, WebSocket, Ws};
 use warp::reply::{Reply, Response};
 
 use crate::auth::AuthUser;
+use crate::auth::tokens::SESSION_REVOKED;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{auth, with_state};
 use crate::state::AppState;
@@ -21,7 +22,6 @@ use hub::Subscription;
 
 /// Largest message a client may send over the WebSocket.
 pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
-const PING_EVERY: Duration = Duration::from_secs(20);
 
 pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
     let upgrade = warp::ws().map(Some).or(warp::any().map(|| None)).unify();
@@ -75,42 +75,114 @@ struct ClientMessage<'a> {
     payload: Option<&'a serde_json::value::RawValue>,
 }
 
-async fn session(state: AppState, user: AuthUser, mut events: Subscription, socket: WebSocket) {
+/// How often the server pings: often enough that a silent peer is noticed
+/// within the pong timeout.
+fn ping_period(pong_timeout: Duration) -> Duration {
+    (pong_timeout / 3).clamp(Duration::from_millis(200), Duration::from_secs(20))
+}
+
+/// When an access token that expires at `unix` (seconds) stops being valid.
+fn expiry_instant(unix: i64) -> tokio::time::Instant {
+    let left = (unix - chrono::Utc::now().timestamp()).max(0) as u64;
+    tokio::time::Instant::now() + Duration::from_secs(left)
+}
+
+/// Close codes the server sends: the session ended (logout, refresh reuse,
+/// token expired: log in or refresh and reconnect), or the peer went silent.
+const CLOSE_SESSION_ENDED: u16 = 4001;
+const CLOSE_NO_PONG: u16 = 4008;
+
+async fn session(state: AppState, mut user: AuthUser, mut events: Subscription, socket: WebSocket) {
     state.metrics.websockets.inc();
     let (mut tx, mut rx) = socket.split();
-    let mut ping = tokio::time::interval(PING_EVERY);
-    loop {
+    let pong_timeout = Duration::from_secs(state.cfg.ws_pong_timeout_sec.max(1));
+    let mut ping = tokio::time::interval(ping_period(pong_timeout));
+    let mut last_heard = tokio::time::Instant::now();
+    let expiry = tokio::time::sleep_until(expiry_instant(user.expires_at));
+    tokio::pin!(expiry);
+    let close = loop {
         tokio::select! {
             event = events.recv() => match event {
+                Some(event) if event.kind == SESSION_REVOKED => {
+                    if event.session.as_deref() == Some(user.session.as_str()) {
+                        break Some((CLOSE_SESSION_ENDED, "session revoked"));
+                    }
+                }
                 Some(event) => {
                     if tx.send(Message::text(event.json.as_ref())).await.is_err() {
-                        break;
+                        break None;
                     }
                 }
-                None => break,
+                None => break Some((1001, "server stopping")),
             },
-            message = rx.next() => match message {
-                Some(Ok(m)) if m.is_text() => {
-                    let reply = answer(&state, &user, m.to_str().unwrap_or_default()).await;
-                    if let Some(reply) = reply
-                        && tx.send(Message::text(reply.to_string())).await.is_err()
-                    {
-                        break;
+            message = rx.next() => {
+                last_heard = tokio::time::Instant::now();
+                match message {
+                    Some(Ok(m)) if m.is_text() => {
+                        let text = m.to_str().unwrap_or_default();
+                        let reply = match reauthenticate(&state, &user, text).await {
+                            Some(Ok(renewed)) => {
+                                expiry.as_mut().reset(expiry_instant(renewed.expires_at));
+                                user = renewed;
+                                Some(json!({"type": "authenticated", "expires_at": user.expires_at}))
+                            }
+                            Some(Err(e)) => Some(json!({"type": "error", "error": e.body()["error"]})),
+                            None => answer(&state, &user, text).await,
+                        };
+                        if let Some(reply) = reply
+                            && tx.send(Message::text(reply.to_string())).await.is_err()
+                        {
+                            break None;
+                        }
                     }
+                    Some(Ok(m)) if m.is_close() => break None,
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => break None,
                 }
-                Some(Ok(m)) if m.is_close() => break,
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => break,
             },
             _ = ping.tick() => {
+                if last_heard.elapsed() > pong_timeout {
+                    break Some((CLOSE_NO_PONG, "no pong"));
+                }
                 if tx.send(Message::ping(Vec::new())).await.is_err() {
-                    break;
+                    break None;
                 }
             }
+            _ = &mut expiry => break Some((CLOSE_SESSION_ENDED, "token expired")),
         }
+    };
+    if let Some((code, reason)) = close {
+        let _ = tx.send(Message::close_with(code, reason)).await;
     }
     let _ = tx.close().await;
     state.metrics.websockets.dec();
+}
+
+#[derive(Deserialize)]
+struct AuthMessage<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    token: Option<&'a str>,
+}
+
+/// A client's `{"type":"auth","token":...}`: a fresh access token of the same
+/// user keeps the socket open past the first token's expiry. `None` for any
+/// other message.
+async fn reauthenticate(
+    state: &AppState,
+    user: &AuthUser,
+    text: &str,
+) -> Option<ApiResult<AuthUser>> {
+    let message = serde_json::from_str::<AuthMessage>(text).ok()?;
+    if message.kind != "auth" {
+        return None;
+    }
+    let token = message.token.unwrap_or_default();
+    Some(match state.tokens.authenticate(&state.redis, token).await {
+        Ok(renewed) if renewed.id == user.id => Ok(renewed),
+        Ok(_) => Err(ApiError::Forbidden),
+        Err(e) => Err(e),
+    })
 }
 
 /// What the server answers to a client's message (nothing to a relayed signal).
@@ -128,15 +200,33 @@ async fn answer(state: &AppState, user: &AuthUser, text: &str) -> Option<serde_j
             if payload.get().len() > MAX_SIGNAL_PAYLOAD {
                 return error("signal payload too large");
             }
-            match crate::calls::session::relay_signal(state, user.id, session, payload).await {
+            let relayed = async {
+                take_signal_quota(state, user.id).await?;
+                crate::calls::session::relay_signal(state, user.id, session, payload).await
+            };
+            match relayed.await {
                 Ok(()) => None,
-                Err(e) => Some(
-                    json!({"type": "error", "error": e.body()["error"], "call_session_id": session}),
-                ),
+                Err(e) => {
+                    let mut body = e.body();
+                    body["type"] = json!("error");
+                    body["call_session_id"] = json!(session);
+                    Some(body)
+                }
             }
         }
         other => error(&format!("unsupported message type: {other}")),
     }
+}
+
+/// One relayed signal of the user's `SIGNAL_MINUTE_LIMIT`.
+async fn take_signal_quota(state: &AppState, uid: i64) -> ApiResult<()> {
+    let limit = crate::ratelimit::Limit {
+        key: state.redis.keys.rate("signal", &uid.to_string()),
+        window_sec: 60,
+        max: state.cfg.quotas.signals_per_minute,
+        message: crate::error::TOO_MANY_REQUESTS,
+    };
+    crate::ratelimit::spend(&state.redis, limit).await
 }
 
 #[utoipa::path(get, path = "/api/events", tag = "realtime",
@@ -151,12 +241,26 @@ pub fn events(state: AppState, auth: ApiResult<AuthUser>) -> Response {
         Err(e) => return e.into_response(),
     };
     let subscription = state.hub.subscribe(user.id);
-    let stream = futures_util::stream::unfold(subscription, |mut sub| async move {
-        let event = sub.recv().await?;
-        let sse = warp::sse::Event::default()
-            .event(event.kind.clone())
-            .data(event.json.as_ref());
-        Some((Ok::<_, Infallible>(sse), sub))
+    // the stream ends when the token expires or its session is revoked;
+    // the client reconnects with a fresh token
+    let expiry = expiry_instant(user.expires_at);
+    let stream = futures_util::stream::unfold(subscription, move |mut sub| {
+        let session = user.session.clone();
+        async move {
+            loop {
+                let event = tokio::time::timeout_at(expiry, sub.recv()).await.ok()??;
+                if event.kind == SESSION_REVOKED {
+                    if event.session.as_deref() == Some(session.as_str()) {
+                        return None;
+                    }
+                    continue;
+                }
+                let sse = warp::sse::Event::default()
+                    .event(event.kind.clone())
+                    .data(event.json.as_ref());
+                return Some((Ok::<_, Infallible>(sse), sub));
+            }
+        }
     });
     warp::sse::reply(
         warp::sse::keep_alive()

@@ -26,8 +26,7 @@ macro_rules! matching_lua {
 
 pub struct Scripts {
     pub rotate_refresh: Script,
-    pub rate_hit: Script,
-    pub rate_peek: Script,
+    pub rate_take: Script,
     pub sms_issue: Script,
     pub sms_cancel: Script,
     pub sms_claim_attempt: Script,
@@ -36,6 +35,7 @@ pub struct Scripts {
     pub match_decide: Script,
     pub match_cancel: Script,
     pub match_unpair: Script,
+    pub match_confirm: Script,
     pub match_reap: Script,
     pub call_start: Script,
     pub call_open: Script,
@@ -46,8 +46,7 @@ impl Default for Scripts {
     fn default() -> Self {
         Scripts {
             rotate_refresh: lua!("auth/rotate_refresh.lua"),
-            rate_hit: lua!("ratelimit/hit.lua"),
-            rate_peek: lua!("ratelimit/peek.lua"),
+            rate_take: lua!("ratelimit/take.lua"),
             sms_issue: lua!("sms/issue_code.lua"),
             sms_cancel: lua!("sms/cancel_code.lua"),
             sms_claim_attempt: lua!("sms/claim_attempt.lua"),
@@ -56,6 +55,7 @@ impl Default for Scripts {
             match_decide: matching_lua!("decide.lua"),
             match_cancel: matching_lua!("cancel.lua"),
             match_unpair: matching_lua!("unpair.lua"),
+            match_confirm: matching_lua!("confirm.lua"),
             match_reap: matching_lua!("reap.lua"),
             call_start: matching_lua!("call_start.lua"),
             call_open: lua!("call/open.lua"),
@@ -68,8 +68,7 @@ impl Scripts {
     fn all(&self) -> [&Script; 15] {
         [
             &self.rotate_refresh,
-            &self.rate_hit,
-            &self.rate_peek,
+            &self.rate_take,
             &self.sms_issue,
             &self.sms_cancel,
             &self.sms_claim_attempt,
@@ -78,6 +77,7 @@ impl Scripts {
             &self.match_decide,
             &self.match_cancel,
             &self.match_unpair,
+            &self.match_confirm,
             &self.match_reap,
             &self.call_start,
             &self.call_open,

@@ -63,18 +63,16 @@ fn from_unix(secs: i64) -> DateTime<Utc> {
 /// the phone or the address when the code could not be sent.
 pub async fn issue(state: &AppState, phone: &str, ip: IpAddr) -> ApiResult<Issued> {
     let cfg = &state.cfg;
-    let ip_key = state.redis.keys.rate("sms_ip", &ip.to_string());
-    ratelimit::take(
+    let ip_unit = ratelimit::take(
         &state.redis,
-        &ip_key,
-        3600,
-        cfg.sms_ip_limit,
-        TOO_MANY_REQUESTS,
+        ratelimit::Limit {
+            key: state.redis.keys.rate("sms_ip", &ip.to_string()),
+            window_sec: 3600,
+            max: cfg.sms_ip_limit,
+            message: TOO_MANY_REQUESTS,
+        },
     )
     .await?;
-    let give_back_ip = || async {
-        let _: Result<i64, _> = state.redis.pool.decr(&ip_key).await;
-    };
 
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
     let hash = code_hash(state, phone, &code);
@@ -100,7 +98,7 @@ pub async fn issue(state: &AppState, phone: &str, ip: IpAddr) -> ApiResult<Issue
         _ => Some(DAILY_LIMIT_REACHED),
     };
     if let Some(message) = message {
-        give_back_ip().await;
+        ip_unit.give_back(&state.redis).await?;
         return Err(ApiError::RateLimited {
             message,
             wait_seconds: value.max(1) as u64,
@@ -113,9 +111,10 @@ pub async fn issue(state: &AppState, phone: &str, ip: IpAddr) -> ApiResult<Issue
             .redis
             .run(&state.redis.scripts.sms_cancel, key_list, vec![hash])
             .await?;
-        give_back_ip().await;
+        ip_unit.give_back(&state.redis).await?;
         return Err(ApiError::Unavailable(cause));
     }
+    ip_unit.keep();
     Ok(Issued {
         code,
         expires_at: from_unix(value),

@@ -16,7 +16,7 @@ use warp::reply::Response;
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::body::{Body, body};
-use crate::http::{client_ip, ok, respond, with_state};
+use crate::http::{client_ip, detached, ok, with_state};
 use crate::state::AppState;
 use crate::users::store as users;
 use codes::Attempt;
@@ -48,18 +48,18 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(with_state(state.clone()))
         .and(ip.clone())
         .and(body())
-        .then(|s, ip, b| async move { respond(request_code(s, ip, b).await) });
+        .then(|s, ip, b| detached(request_code(s, ip, b)));
     let resend = warp::path!("api" / "auth" / "resend_code")
         .and(warp::post())
         .and(with_state(state.clone()))
         .and(ip)
         .and(body())
-        .then(|s, ip, b| async move { respond(resend_code(s, ip, b).await) });
+        .then(|s, ip, b| detached(resend_code(s, ip, b)));
     let verify = warp::path!("api" / "auth" / "verify_code")
         .and(warp::post())
         .and(with_state(state))
         .and(body())
-        .then(|s, b| async move { respond(verify_code(s, b).await) });
+        .then(|s, b| detached(verify_code(s, b)));
     request.or(resend).unify().or(verify).unify().boxed()
 }
 

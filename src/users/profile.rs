@@ -11,7 +11,7 @@ use crate::auth::account::{MessageResponse, USERNAME_TAKEN};
 use crate::auth::{AuthUser, validate};
 use crate::error::{ApiError, ApiResult, is_unique_violation};
 use crate::http::body::{Body, body};
-use crate::http::{auth, ok, respond, with_state};
+use crate::http::{auth, detached, ok, with_state};
 use crate::media::{self, PROFILE_DIR, images};
 use crate::state::AppState;
 
@@ -21,13 +21,13 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(with_state(state.clone()))
         .and(auth(state.clone()))
-        .then(|s, a| async move { respond(get_profile(s, a).await) });
+        .then(|s, a| detached(get_profile(s, a)));
     let put = path
         .and(warp::put())
         .and(with_state(state.clone()))
         .and(auth(state))
         .and(body())
-        .then(|s, a, b| async move { respond(update_profile(s, a, b).await) });
+        .then(|s, a, b| detached(update_profile(s, a, b)));
     get.or(put).unify().boxed()
 }
 
@@ -142,7 +142,7 @@ async fn update_profile(
 
 /// Cleans an uploaded image and stores it; returns its storage key.
 pub async fn store_image(state: &AppState, upload: Bytes) -> ApiResult<String> {
-    let image = images::clean(upload).await?;
+    let image = images::clean(&state.heavy, upload).await?;
     let key = format!(
         "{PROFILE_DIR}/{}.{}",
         crate::auth::tokens::random_id(),

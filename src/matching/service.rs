@@ -1,0 +1,232 @@
+//! The matching service: what one `GET /api/match/random/` does to the pool,
+//! apart from waiting. Pairing and paying for a pair are one unit, run in a
+//! task of its own (`random` spawns it), so that a client who hangs up cannot
+//! leave a pair made but not charged. A pair that owes gems is announced only
+//! once they are charged (`engine::confirm`); if it ends first (deadline,
+//! cancel, a node or a Redis master lost), whatever was charged for it goes
+//! back (`refund_unpaid`, run by every node's housekeeping).
+
+use super::engine::{self, PairOutcome, Ticket};
+use super::model::{Location, MatchedUser, Preferred};
+use super::store::Candidate;
+use crate::auth::validate::Gender;
+use crate::error::{ApiError, ApiResult};
+use crate::gems::ledger::{self, ChargeError};
+use crate::media;
+use crate::state::AppState;
+
+/// Pairing attempts of one request: partners who cannot pay leave, and the search goes on.
+const MAX_ATTEMPTS: usize = 5;
+
+pub fn shard_index(state: &AppState, region: &str) -> usize {
+    let shards = &state.cfg.matching.shards;
+    shards.iter().position(|s| s == region).unwrap_or(0)
+}
+
+/// The user's entry in the pool, from their profile and settings.
+pub fn ticket(state: &AppState, user: &Candidate, here: Option<Location>) -> ApiResult<Ticket> {
+    let cfg = &state.cfg;
+    let gender = user.gender.as_deref().and_then(Gender::parse);
+    let (Some(age), Some(gender)) = (user.age, gender) else {
+        return Err(ApiError::validation(
+            "age, gender: both are needed for matching",
+        ));
+    };
+    let settings = user.settings(cfg.min_age, &cfg.matching.shards[0]);
+    let location = here.or(settings.location);
+    let card = MatchedUser {
+        id: user.id,
+        username: user
+            .username
+            .clone()
+            .or_else(|| user.nickname.clone())
+            .unwrap_or_default(),
+        age,
+        gender,
+        profile_image: user.profile_image.as_deref().map(|k| media::url(state, k)),
+        rating: user.rating,
+    };
+    Ok(Ticket {
+        uid: user.id,
+        shard: shard_index(state, &settings.region),
+        gender,
+        age,
+        preferred: settings.preferred_gender,
+        age_min: settings.age_range[0],
+        age_max: settings.age_range[1],
+        radius_km: settings.radius_km.unwrap_or(0),
+        location,
+        cost: if settings.preferred_gender == Preferred::All {
+            0
+        } else {
+            cfg.matching.filter_gem_cost
+        },
+        balance: user.gems,
+        card: serde_json::to_string(&card).map_err(|e| ApiError::Internal(e.to_string()))?,
+        excluded: user.excluded.clone(),
+    })
+}
+
+/// What a search for a partner found.
+#[derive(Debug)]
+pub enum Search {
+    /// A partner (or the user's undecided match, shown again).
+    Found {
+        match_id: i64,
+        partner_card: String,
+        remaining_ms: i64,
+    },
+    /// Nobody yet (or the user's new match is being paid for): wait for `match_found`.
+    Waiting,
+}
+
+/// Puts the user in the pool and pairs them if someone fits, charging the
+/// gems the pair owes. Run it to its end (`tokio::spawn`): it is not safe to
+/// drop half-way.
+pub async fn search(state: AppState, ticket: Ticket) -> ApiResult<Search> {
+    let cfg = &state.cfg.matching;
+    for _ in 0..MAX_ATTEMPTS {
+        let match_id = state.match_ids.next(&state.db, ticket.shard).await?;
+        let now = engine::now_ms();
+        let (match_id, partner_card, deadline_ms, partner, partner_cost, partner_since_ms) =
+            match engine::pair(&state.redis, cfg, &ticket, match_id, now).await? {
+                PairOutcome::Waiting | PairOutcome::Charging => return Ok(Search::Waiting),
+                PairOutcome::NotEnoughGems => {
+                    return Err(ApiError::NotEnoughGems {
+                        required: ticket.cost,
+                        balance: ticket.balance,
+                    });
+                }
+                PairOutcome::Pending {
+                    match_id,
+                    partner_card,
+                    deadline_ms,
+                } => {
+                    return Ok(Search::Found {
+                        match_id,
+                        partner_card,
+                        remaining_ms: deadline_ms - now,
+                    });
+                }
+                PairOutcome::Paired {
+                    match_id,
+                    partner_card,
+                    deadline_ms,
+                    partner,
+                    partner_cost,
+                    partner_since_ms,
+                } => (
+                    match_id,
+                    partner_card,
+                    deadline_ms,
+                    partner,
+                    partner_cost,
+                    partner_since_ms,
+                ),
+            };
+        if ticket.cost > 0 || partner_cost > 0 {
+            match pay(
+                &state,
+                match_id,
+                (ticket.uid, ticket.cost),
+                (partner, partner_cost),
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(Unpaid::Caller { balance }) => {
+                    return Err(ApiError::NotEnoughGems {
+                        required: ticket.cost,
+                        balance,
+                    });
+                }
+                // the partner could not pay and left; the caller, back in line, searches again
+                Err(Unpaid::Partner) => continue,
+                Err(Unpaid::Failed(e)) => return Err(e),
+            }
+            if !engine::confirm(&state.redis, cfg, match_id, engine::now_ms()).await? {
+                // the match ended while it was charged: the gems go back, the search goes on
+                ledger::refund_match(&state.db, match_id).await?;
+                continue;
+            }
+        }
+        state.metrics.matches.inc();
+        state
+            .metrics
+            .match_wait
+            .observe((now - partner_since_ms).max(0) as f64 / 1e3);
+        return Ok(Search::Found {
+            match_id,
+            partner_card,
+            remaining_ms: deadline_ms - now,
+        });
+    }
+    Ok(Search::Waiting)
+}
+
+/// Why a pair could not be paid for.
+enum Unpaid {
+    Caller { balance: i64 },
+    Partner,
+    Failed(ApiError),
+}
+
+/// Charges the gems a pair owes, all or none; undoes the pair when that fails,
+/// putting back in line whoever could pay.
+async fn pay(
+    state: &AppState,
+    match_id: i64,
+    me: (i64, i64),
+    partner: (i64, i64),
+) -> Result<(), Unpaid> {
+    let payers: Vec<(i64, i64)> = [me, partner]
+        .into_iter()
+        .filter(|(_, cost)| *cost > 0)
+        .collect();
+    if payers.is_empty() {
+        return Ok(());
+    }
+    let short = match ledger::charge_for_match(&state.db, match_id, &payers).await {
+        Ok(()) => return Ok(()),
+        Err(ChargeError::Insufficient(uid)) => Some(uid),
+        Err(ChargeError::Db(e)) => {
+            tracing::warn!(match_id, error = %e, "charging a match failed; undoing it");
+            None
+        }
+    };
+    let put_back: Vec<i64> = [me.0, partner.0]
+        .into_iter()
+        .filter(|u| Some(*u) != short)
+        .collect();
+    let cfg = &state.cfg.matching;
+    engine::unpair(&state.redis, cfg, match_id, &put_back, engine::now_ms())
+        .await
+        .map_err(Unpaid::Failed)?;
+    match short {
+        Some(uid) if uid == me.0 => {
+            let balance = ledger::balance(&state.db, uid)
+                .await
+                .map_err(|e| Unpaid::Failed(e.into()))?;
+            Err(Unpaid::Caller {
+                balance: balance.unwrap_or(0),
+            })
+        }
+        Some(_) => Err(Unpaid::Partner),
+        None => Err(Unpaid::Failed(ApiError::Unavailable(
+            "gem charge failed".into(),
+        ))),
+    }
+}
+
+/// Gives back the gems of matches that ended before they were announced.
+pub async fn refund_unpaid(state: &AppState, matches: &[i64]) {
+    for &match_id in matches {
+        match ledger::refund_match(&state.db, match_id).await {
+            Ok(0) => {}
+            Ok(users) => tracing::info!(match_id, users, "gems of an unannounced match given back"),
+            Err(e) => {
+                tracing::warn!(match_id, error = %e, "refund failed; retried on the next run")
+            }
+        }
+    }
+}
