@@ -57,10 +57,18 @@ pub async fn connect_postgres(cfg: &Config) -> Result<PgPool, sqlx::Error> {
     // backstops: no statement runs for ever, no session sits in a transaction for ever
     let statement = cfg.db_statement_timeout_ms.to_string();
     let idle = cfg.db_idle_in_transaction_timeout_ms.to_string();
-    options = options.options([
-        ("statement_timeout", statement.as_str()),
-        ("idle_in_transaction_session_timeout", idle.as_str()),
-    ]);
+    options = options
+        .options([
+            ("statement_timeout", statement.as_str()),
+            ("idle_in_transaction_session_timeout", idle.as_str()),
+        ])
+        // pg_stat_activity tells whose connections these are (tests: which schema's)
+        .application_name(&format!(
+            "voxmatch{}",
+            cfg.db_schema
+                .as_deref()
+                .map_or(String::new(), |s| format!("/{s}"))
+        ));
     PgPoolOptions::new()
         .max_connections(cfg.db_max_connections)
         .acquire_timeout(Duration::from_secs(5))

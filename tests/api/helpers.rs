@@ -289,6 +289,19 @@ pub async fn spawn_process(of: &TestApp) -> Process {
 
 /// A process whose logs (JSON lines, at `info`) go to `log` when given.
 pub async fn spawn_process_logging(of: &TestApp, log: Option<&std::path::Path>) -> Process {
+    start_process(of, log, &[]).await
+}
+
+/// A process started with extra environment variables.
+pub async fn spawn_process_with(of: &TestApp, vars: &[(&str, &str)]) -> Process {
+    start_process(of, None, vars).await
+}
+
+async fn start_process(
+    of: &TestApp,
+    log: Option<&std::path::Path>,
+    vars: &[(&str, &str)],
+) -> Process {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -306,6 +319,7 @@ pub async fn spawn_process_logging(of: &TestApp, log: Option<&std::path::Path>) 
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", level)
         .env("LOG_FORMAT", "json")
+        .envs(vars.iter().copied())
         .stdout(output)
         .spawn()
         .expect("the voxmatch binary starts");
@@ -555,4 +569,114 @@ pub async fn next_event(socket: &mut Socket, kind: &str) -> Value {
     tokio::time::timeout(std::time::Duration::from_secs(10), wait)
         .await
         .expect("event in time")
+}
+
+/// Raw bytes of an HTTP/1.1 request.
+pub fn http_request(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    if let Some(token) = token {
+        head.push_str(&format!("authorization: Bearer {token}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// Sends a request and hangs up `after` it was sent, never reading the answer:
+/// a phone that loses its network mid-request.
+pub async fn hang_up(base: &str, request: Vec<u8>, after: std::time::Duration) {
+    let addr = base.trim_start_matches("http://").to_owned();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut socket = std::net::TcpStream::connect(addr).unwrap();
+        socket.write_all(&request).unwrap();
+        std::thread::sleep(after);
+        let _ = socket.shutdown(std::net::Shutdown::Both);
+    })
+    .await
+    .unwrap();
+}
+
+/// Connections of this test's server(s) that sit inside a transaction.
+pub async fn connections_in_transaction(app: &TestApp) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE application_name = $1 AND state LIKE 'idle in transaction%'",
+    )
+    .bind(format!("voxmatch/{}", app.schema))
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap()
+}
+
+/// A user's balance, and the sum of their ledger: always equal.
+pub async fn balance_and_ledger(app: &TestApp, uid: i64) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT u.gems, COALESCE((SELECT sum(delta)::int8 FROM gem_ledger WHERE user_id = u.id), 0)
+         FROM users u WHERE u.id = $1",
+    )
+    .bind(uid)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap()
+}
+
+/// Peak resident memory of a process (`VmHWM`), in MB.
+pub fn peak_rss_mb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .parse()
+        .unwrap();
+    kb / 1024
+}
+
+/// A TCP relay to `upstream` that holds every chunk for `delay` each way: a
+/// slow network between the server and Postgres, so that each query leaves a
+/// wide window in which a request can be abandoned. Returns the relay's address.
+pub async fn slow_link(upstream: &str, delay: std::time::Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let upstream = upstream.to_owned();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                continue;
+            };
+            let (cr, cw) = client.into_split();
+            let (sr, sw) = server.into_split();
+            let pipe = |mut from: tokio::net::tcp::OwnedReadHalf,
+                        mut to: tokio::net::tcp::OwnedWriteHalf| async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = from.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    if to.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = to.shutdown().await;
+            };
+            tokio::spawn(pipe(cr, sw));
+            tokio::spawn(pipe(sr, cw));
+        }
+    });
+    addr
 }

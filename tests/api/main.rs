@@ -2,6 +2,7 @@
 
 mod auth;
 mod calls;
+mod faults;
 mod gems;
 mod helpers;
 mod history;
