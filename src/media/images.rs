@@ -6,6 +6,7 @@
 use std::io::Cursor;
 
 use bytes::Bytes;
+use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
 use crate::error::{ApiError, ApiResult};
@@ -52,7 +53,8 @@ fn reencode(data: &[u8]) -> ApiResult<CleanImage> {
             "profile_image: at most 40 megapixels of 8-bit color",
         ));
     }
-    let orientation = decoder.orientation().map_err(|_| invalid())?;
+    // an unreadable EXIF block is no reason to refuse the picture
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(|_| invalid())?;
     if img.width() > MAX_SIDE || img.height() > MAX_SIDE {
         img = img.resize(MAX_SIDE, MAX_SIDE, image::imageops::FilterType::Triangle);

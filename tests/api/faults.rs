@@ -131,40 +131,28 @@ async fn a_filtered_match_is_charged_or_undone_whatever_the_client_does() {
     assert!(tries.iter().any(|(visible, _)| *visible));
 }
 
-/// A PNG header (and nothing else) of an image of `width` x `height`.
-fn png_header(width: u32, height: u32) -> Vec<u8> {
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(b"IHDR");
+/// A PNG of `width` x `height` zero pixels whose data holds only `rows` rows:
+/// all of them make a decompression bomb (8000 x 8000: 192 MB of pixels in about
+/// 200 KB); one is enough for a header to be read.
+pub fn png_of(width: u32, height: u32, rows: u32) -> Vec<u8> {
+    use std::io::Write;
+    let mut ihdr = b"IHDR".to_vec();
     ihdr.extend_from_slice(&width.to_be_bytes());
     ihdr.extend_from_slice(&height.to_be_bytes());
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    let crc = crc32(&ihdr);
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend_from_slice(&13u32.to_be_bytes());
-    png.extend_from_slice(&ihdr);
-    png.extend_from_slice(&crc.to_be_bytes());
-    png
-}
-
-/// A 8000 x 8000 PNG of zeros: 192 MB of pixels in about 200 KB.
-pub fn png_bomb() -> Vec<u8> {
-    use std::io::Write;
-    let (width, height) = (8000u32, 8000u32);
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
     let row = vec![0u8; 1 + width as usize * 3];
-    for _ in 0..height {
+    for _ in 0..rows {
         z.write_all(&row).unwrap();
     }
-    let data = z.finish().unwrap();
-    let mut png = png_header(width, height);
     let mut idat = b"IDAT".to_vec();
-    idat.extend_from_slice(&data);
-    png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    png.extend_from_slice(&idat);
-    png.extend_from_slice(&crc32(&idat).to_be_bytes());
-    png.extend_from_slice(&0u32.to_be_bytes());
-    png.extend_from_slice(b"IEND");
-    png.extend_from_slice(&crc32(b"IEND").to_be_bytes());
+    idat.extend_from_slice(&z.finish().unwrap());
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    for chunk in [ihdr, idat, b"IEND".to_vec()] {
+        png.extend_from_slice(&(chunk.len() as u32 - 4).to_be_bytes());
+        png.extend_from_slice(&chunk);
+        png.extend_from_slice(&crc32(&chunk).to_be_bytes());
+    }
     png
 }
 
@@ -206,7 +194,7 @@ async fn a_flood_of_logins_and_image_bombs_keeps_memory_bounded() {
     let app = spawn_app().await;
     let accounts = accounts(&app, 40).await;
     let server = spawn_process_with(&app, &[("HEAVY_JOBS", "2"), ("HEAVY_QUEUE", "64")]).await;
-    let bomb = png_bomb();
+    let bomb = png_of(8000, 8000, 8000);
     let logins = accounts.iter().map(|(username, password)| {
         app.client
             .post(format!("{}/api/auth/login/", server.url))

@@ -6,6 +6,7 @@ mod faults;
 mod gems;
 mod helpers;
 mod history;
+mod limits;
 mod matching;
 mod ops;
 mod profile;

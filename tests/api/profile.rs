@@ -33,6 +33,28 @@ fn jpeg_with_exif() -> Vec<u8> {
     jpeg
 }
 
+/// A 64 x 48 JPEG whose EXIF says "rotate 90° clockwise to display" (orientation 6),
+/// as phones store portraits.
+fn jpeg_turned_sideways() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 48, |x, _| image::Rgb([x as u8 * 3, 100, 200]));
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    let plain = out.into_inner();
+    let mut app1 = b"Exif\0\0II\x2a\0\x08\0\0\0".to_vec();
+    app1.extend_from_slice(&1u16.to_le_bytes()); // one IFD entry
+    app1.extend_from_slice(&0x0112u16.to_le_bytes()); // Orientation
+    app1.extend_from_slice(&3u16.to_le_bytes()); // SHORT
+    app1.extend_from_slice(&1u32.to_le_bytes());
+    app1.extend_from_slice(&[6, 0, 0, 0]);
+    app1.extend_from_slice(&0u32.to_le_bytes()); // no next IFD
+    let len = (app1.len() + 2) as u16;
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    jpeg.extend_from_slice(&len.to_be_bytes());
+    jpeg.extend_from_slice(&app1);
+    jpeg.extend_from_slice(&plain[2..]);
+    jpeg
+}
+
 async fn put_profile(app: &TestApp, token: &str, form: Form) -> (StatusCode, serde_json::Value) {
     let res = app
         .client
@@ -250,4 +272,53 @@ async fn unknown_media_is_404() {
         .get("/media/profiles/..%2F..%2Fetc%2Fpasswd", None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn portraits_are_turned_upright_before_their_exif_is_dropped() {
+    let app = spawn_app().await;
+    let user = app.signup().await;
+    let form = Form::new().part("profile_image", image_part(jpeg_turned_sideways(), "p.jpg"));
+    let (status, body) = put_profile(&app, &user.access, form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, profile) = app.get("/api/user/profile/", Some(&user.access)).await;
+    let res = app
+        .client
+        .get(profile["profile_image"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let decoded = image::load_from_memory(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (48, 64));
+}
+
+#[tokio::test]
+async fn images_over_forty_megapixels_are_refused_before_decoding() {
+    let app = spawn_app().await;
+    let user = app.signup().await;
+    // 7000 x 6000 = 42 MP: refused from its header, its pixels unread
+    let form = Form::new().part(
+        "profile_image",
+        image_part(crate::faults::png_of(7000, 6000, 1), "big.png"),
+    );
+    assert_eq!(
+        put_profile(&app, &user.access, form).await,
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            validation("profile_image: at most 40 megapixels")
+        )
+    );
+}
+
+#[tokio::test]
+async fn media_names_that_cannot_exist_are_404() {
+    let app = spawn_app().await;
+    let long = format!("/media/profiles/{}.png", "a".repeat(300));
+    assert_eq!(
+        app.get(&long, None).await,
+        (
+            StatusCode::NOT_FOUND,
+            json!({"error": "Resource not found"})
+        )
+    );
 }

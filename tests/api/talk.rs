@@ -41,6 +41,13 @@ const FIXTURES: [(&str, &[u8], &str); 6] = [
     ),
 ];
 const LONG_M4A: &[u8] = include_bytes!("../fixtures/long.m4a");
+/// 61 s in containers whose header does not give the duration (made once with ffmpeg):
+/// ADTS AAC, MP3 without a Xing/Info frame, WebM (Opus).
+const LONG_WITHOUT_DURATION: [(&str, &[u8]); 3] = [
+    ("long.aac", include_bytes!("../fixtures/long.aac")),
+    ("long.mp3", include_bytes!("../fixtures/long.mp3")),
+    ("long.webm", include_bytes!("../fixtures/long.webm")),
+];
 
 fn m4a() -> Vec<u8> {
     FIXTURES[1].1.to_vec()
@@ -232,6 +239,41 @@ async fn voice_files_over_sixty_seconds_are_refused() {
         .0,
         StatusCode::CREATED
     );
+}
+
+#[tokio::test]
+async fn the_sixty_second_limit_holds_where_the_header_has_no_duration() {
+    let app = spawn_app().await;
+    let m = member(&app, "female", 25).await;
+    for (name, bytes) in LONG_WITHOUT_DURATION {
+        assert_eq!(
+            post_form(
+                &app,
+                "/api/broadcasts",
+                &m.token,
+                voice(bytes.to_vec(), name)
+            )
+            .await,
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                validation("voice_file: at most 60 seconds")
+            ),
+            "{name}"
+        );
+    }
+    // the short ones of the same formats still pass, with their duration counted
+    for (name, bytes, _) in [FIXTURES[0], FIXTURES[2], FIXTURES[5]] {
+        let (status, body) = post_form(
+            &app,
+            "/api/broadcasts",
+            &m.token,
+            voice(bytes.to_vec(), name),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        let ms = body["broadcast"]["duration_ms"].as_i64().unwrap();
+        assert!((500..=5000).contains(&ms), "{name}: {ms} ms");
+    }
 }
 
 #[tokio::test]
