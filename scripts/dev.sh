@@ -57,8 +57,10 @@ start_local_redis() {
   command -v redis-server >/dev/null || apt_install redis-server
   mkdir -p "$DATA/redis"
   log "starting redis-server on 127.0.0.1:$REDIS_PORT"
+  # AOF, fsynced every second: a restart keeps sessions and live state (docs/operations.md)
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DATA/redis" --daemonize yes \
-    --save '' --appendonly no --logfile "$DATA/redis.log" --pidfile "$DATA/redis.pid"
+    --save '' --appendonly yes --appendfsync everysec \
+    --logfile "$DATA/redis.log" --pidfile "$DATA/redis.pid"
   wait_for redis redis_up
 }
 

@@ -261,3 +261,409 @@ async fn past_the_queue_heavy_work_is_refused_with_503_and_retry_after() {
     let (username, password) = &accounts[0];
     assert_eq!(app.login(username, password).await.0, StatusCode::OK);
 }
+
+/// The pool ticket of a member who asks for `preferred` (costing `cost` gems),
+/// as a node builds it.
+fn ticket(m: &Member, gender: &str, age: i32, preferred: &str, cost: i64) -> Ticket {
+    use voxmatch::auth::validate::Gender;
+    use voxmatch::matching::model::Preferred;
+    Ticket {
+        uid: m.id,
+        shard: 0,
+        gender: Gender::parse(gender).unwrap(),
+        age,
+        preferred: Preferred::parse(preferred).unwrap(),
+        age_min: 18,
+        age_max: 100,
+        radius_km: 0,
+        location: None,
+        cost,
+        balance: 1,
+        card: json!({"id": m.id, "username": m.username}).to_string(),
+        excluded: Vec::new(),
+    }
+}
+
+use voxmatch::matching::engine::{self, PairOutcome, Ticket};
+
+/// A node pairs a filtered caller with a waiting partner, then dies: it may
+/// have charged the gems (`charged`) or not.
+async fn pair_then_die(app: &TestApp, charged: bool) -> (Member, Member, i64) {
+    let partner = member(app, "female", 25).await;
+    assert_eq!(app.random(&partner.token, 0).await.0, StatusCode::ACCEPTED);
+    let caller = member(app, "male", 25).await;
+    grant_gems(app, caller.id, 1).await;
+    let (state, cfg) = (&app.state, &app.state.cfg.matching);
+    let match_id = state.match_ids.next(&state.db, 0).await.unwrap();
+    let outcome = engine::pair(
+        &state.redis,
+        cfg,
+        &ticket(&caller, "male", 25, "female", 1),
+        match_id,
+        engine::now_ms(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(outcome, PairOutcome::Paired { .. }), "{outcome:?}");
+    if charged {
+        voxmatch::gems::ledger::charge_for_match(&state.db, match_id, &[(caller.id, 1)])
+            .await
+            .unwrap();
+    }
+    (caller, partner, match_id)
+}
+
+#[tokio::test]
+async fn a_pair_whose_node_died_before_charging_is_never_shown_and_ends_at_its_deadline() {
+    let app = spawn_app_with(&[("SHOW_TIME_SEC", "1"), ("REMATCH_COOLDOWN_SEC", "0")]).await;
+    let (caller, partner, match_id) = pair_then_die(&app, false).await;
+    // not announced: the partner is not shown it, nobody can decide it
+    assert_eq!(app.random(&partner.token, 0).await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        app.decide(&partner.token, match_id, "accept").await.0,
+        StatusCode::NOT_FOUND
+    );
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(balance_and_ledger(&app, caller.id).await, (1, 1));
+    // both are free to be paired again (and this time it is paid for)
+    assert_eq!(app.random(&partner.token, 0).await.0, StatusCode::ACCEPTED);
+    let (status, body) = app
+        .settings(&caller.token, json!({"preferred_gender": "female"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.random(&caller.token, 0).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["matched_user"]["id"], partner.id);
+    assert_eq!(balance_and_ledger(&app, caller.id).await, (0, 0));
+}
+
+#[tokio::test]
+async fn gems_charged_for_a_pair_that_was_never_announced_come_back() {
+    let app = spawn_app_with(&[("SHOW_TIME_SEC", "1")]).await;
+    let (caller, partner, match_id) = pair_then_die(&app, true).await;
+    assert_eq!(balance_and_ledger(&app, caller.id).await, (0, 0));
+    assert_eq!(app.random(&partner.token, 0).await.0, StatusCode::ACCEPTED);
+    // past the deadline the housekeeping of any node gives the gem back, once
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(balance_and_ledger(&app, caller.id).await, (1, 1));
+    let refunds: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM gem_ledger WHERE ref = $1 AND reason = 'match_refund'",
+    )
+    .bind(match_id.to_string())
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(refunds, 1);
+}
+
+#[tokio::test]
+async fn a_queued_user_whose_ticket_vanished_is_dropped_not_looped_over() {
+    let app = spawn_app().await;
+    let waiter = member(&app, "female", 25).await;
+    assert_eq!(app.random(&waiter.token, 0).await.0, StatusCode::ACCEPTED);
+    // the ticket is evicted (maxmemory) while the queues still hold the user
+    use fred::prelude::*;
+    let redis = &app.state.redis.pool;
+    let pool = format!("{}{{pool:global}}", app.prefix);
+    let _: i64 = redis
+        .del(format!("{pool}:ticket:{}", waiter.id))
+        .await
+        .unwrap();
+    let caller = member(&app, "male", 25).await;
+    let answer = tokio::time::timeout(Duration::from_secs(5), app.random(&caller.token, 0))
+        .await
+        .expect("the pairing script returns");
+    assert_eq!(answer.0, StatusCode::ACCEPTED);
+    let score: Option<f64> = redis
+        .zscore(format!("{pool}:seen"), waiter.id)
+        .await
+        .unwrap();
+    assert_eq!(score, None);
+    // and the caller, now waiting, is found by the next one who fits
+    let next = member(&app, "female", 26).await;
+    let (status, body) = app.random(&next.token, 0).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["matched_user"]["id"], caller.id);
+}
+
+/// What a stretch of traffic was answered with.
+#[derive(Default)]
+struct Answered {
+    /// Payment tokens answered 200.
+    purchases: Vec<String>,
+    /// (match id, user) shown to a user who pays for filtered matches.
+    paid_matches: Vec<(i64, i64)>,
+    /// Every 5xx a completed request got.
+    server_errors: Vec<String>,
+    requests: u64,
+    abandoned: u64,
+}
+
+/// One user's traffic against `base` until `until`: matching (filtered users pay a
+/// gem a match), decisions and purchases; a share `drop` of the requests is
+/// abandoned at a random point instead of being answered.
+async fn traffic(
+    base: String,
+    user: Member,
+    filtered: bool,
+    until: std::time::Instant,
+    drop: f64,
+    answered: std::sync::Arc<std::sync::Mutex<Answered>>,
+) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    while std::time::Instant::now() < until {
+        let pick: f64 = rand::random();
+        if rand::random::<f64>() < drop {
+            let request = if pick < 0.6 {
+                http_request(
+                    "GET",
+                    "/api/match/random/?wait=1",
+                    Some(&user.token),
+                    "application/json",
+                    b"",
+                )
+            } else {
+                let body = json!({"payment_token": format!("test_1_{}", unique("drop"))});
+                http_request(
+                    "POST",
+                    "/api/gem/charge/",
+                    Some(&user.token),
+                    "application/json",
+                    body.to_string().as_bytes(),
+                )
+            };
+            let after = Duration::from_micros(rand::random::<u64>() % 5000);
+            hang_up(&base, request, after).await;
+            answered.lock().unwrap().abandoned += 1;
+            continue;
+        }
+        let res = if pick < 0.6 {
+            client
+                .get(format!("{base}/api/match/random/?wait=1"))
+                .bearer_auth(&user.token)
+                .send()
+                .await
+        } else {
+            let token = format!("test_1_{}", unique("kept"));
+            let res = client
+                .post(format!("{base}/api/gem/charge/"))
+                .bearer_auth(&user.token)
+                .json(&json!({"payment_token": token}))
+                .send()
+                .await;
+            if let Ok(res) = &res
+                && res.status() == StatusCode::OK
+            {
+                answered.lock().unwrap().purchases.push(token);
+            }
+            res
+        };
+        let Ok(res) = res else {
+            // the node went away (a drill): this client stops
+            return;
+        };
+        let status = res.status();
+        let Ok(body) = res.json::<serde_json::Value>().await else {
+            return;
+        };
+        {
+            let mut a = answered.lock().unwrap();
+            a.requests += 1;
+            if status.is_server_error() {
+                a.server_errors.push(format!("{status} {body}"));
+            }
+        }
+        if let Some(match_id) = body["match_id"]
+            .as_i64()
+            .filter(|_| status == StatusCode::OK)
+        {
+            if filtered {
+                answered
+                    .lock()
+                    .unwrap()
+                    .paid_matches
+                    .push((match_id, user.id));
+            }
+            let decision = if rand::random::<bool>() {
+                "accept"
+            } else {
+                "reject"
+            };
+            let _ = client
+                .post(format!("{base}/api/match/decision/"))
+                .bearer_auth(&user.token)
+                .json(&json!({"match_id": match_id, "decision": decision}))
+                .send()
+                .await;
+        }
+    }
+}
+
+/// Users for traffic: half of them pay a gem for each (filtered) match.
+async fn crowd(app: &TestApp, n: usize) -> Vec<(Member, bool)> {
+    let mut users = Vec::new();
+    for i in 0..n {
+        let (gender, filtered) = (if i % 2 == 0 { "male" } else { "female" }, i % 4 == 0);
+        let m = member(app, gender, 20 + (i % 30) as i32).await;
+        if filtered {
+            grant_gems(app, m.id, 1000).await;
+            let (status, _) = app
+                .settings(&m.token, json!({"preferred_gender": "female"}))
+                .await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        users.push((m, filtered));
+    }
+    users
+}
+
+/// What must hold after any traffic, once it settled: answered purchases kept,
+/// balances equal to ledgers, every match shown to a paying user paid for and
+/// never refunded, no connection inside a transaction.
+async fn assert_nothing_half_written(app: &TestApp, users: &[(Member, bool)], answered: &Answered) {
+    let mut other = sqlx::PgConnection::connect(&database_url()).await.unwrap();
+    let kept: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM {}.payments WHERE payment_token = ANY($1)",
+        app.schema
+    )))
+    .bind(&answered.purchases)
+    .fetch_one(&mut other)
+    .await
+    .unwrap();
+    assert_eq!(
+        kept,
+        answered.purchases.len() as i64,
+        "answered purchases lost"
+    );
+    for (user, _) in users {
+        let (balance, ledger) = balance_and_ledger(app, user.id).await;
+        assert_eq!(balance, ledger, "user {}", user.id);
+    }
+    for &(match_id, uid) in &answered.paid_matches {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT reason FROM gem_ledger WHERE ref = $1 AND user_id = $2 ORDER BY id",
+        )
+        .bind(match_id.to_string())
+        .bind(uid)
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+        assert_eq!(rows, ["filter_match"], "match {match_id} shown to {uid}");
+    }
+    assert_eq!(connections_in_transaction(app).await, 0);
+}
+
+#[tokio::test]
+async fn thirty_seconds_of_traffic_with_clients_dropping_at_random() {
+    let app = spawn_app_with(&[("SHOW_TIME_SEC", "2"), ("REMATCH_COOLDOWN_SEC", "0")]).await;
+    let node = spawn_process_with(
+        &app,
+        &[("SHOW_TIME_SEC", "2"), ("REMATCH_COOLDOWN_SEC", "0")],
+    )
+    .await;
+    let users = crowd(&app, 24).await;
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Answered::default()));
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    let clients = users.iter().map(|(m, filtered)| {
+        let user = Member {
+            id: m.id,
+            username: m.username.clone(),
+            token: m.token.clone(),
+        };
+        tokio::spawn(traffic(
+            node.url.clone(),
+            user,
+            *filtered,
+            until,
+            0.3,
+            answered.clone(),
+        ))
+    });
+    futures_util::future::join_all(clients).await;
+    // deadlines pass, refunds run
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let answered = std::mem::take(&mut *answered.lock().unwrap());
+    assert!(
+        answered.server_errors.is_empty(),
+        "{:?}",
+        answered.server_errors
+    );
+    assert!(
+        answered.requests > 500 && answered.abandoned > 200,
+        "{} answered, {} abandoned",
+        answered.requests,
+        answered.abandoned
+    );
+    assert!(!answered.paid_matches.is_empty());
+    assert_nothing_half_written(&app, &users, &answered).await;
+    let peak = peak_rss_mb(node.pid());
+    assert!(peak < 150, "peak RSS {peak} MB");
+}
+
+#[tokio::test]
+async fn a_node_killed_mid_traffic_loses_no_answered_write_and_leaves_nobody_stuck() {
+    let vars = [
+        ("SHOW_TIME_SEC", "1"),
+        ("REMATCH_COOLDOWN_SEC", "0"),
+        ("GHOST_TIMEOUT_SEC", "1"),
+    ];
+    let app = spawn_app_with(&vars).await;
+    let mut node = spawn_process_with(&app, &vars).await;
+    let users = crowd(&app, 16).await;
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Answered::default()));
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    let clients: Vec<_> = users
+        .iter()
+        .map(|(m, filtered)| {
+            let user = Member {
+                id: m.id,
+                username: m.username.clone(),
+                token: m.token.clone(),
+            };
+            tokio::spawn(traffic(
+                node.url.clone(),
+                user,
+                *filtered,
+                until,
+                0.0,
+                answered.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    node.kill();
+    futures_util::future::join_all(clients).await;
+    // a new node takes over; ghosts and undecided matches clear, unpaid pairs are refunded
+    let restarted = spawn_process_with(&app, &vars).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let answered = std::mem::take(&mut *answered.lock().unwrap());
+    assert!(answered.requests > 50, "{} answered", answered.requests);
+    assert_nothing_half_written(&app, &users, &answered).await;
+    use fred::prelude::*;
+    let pool = format!("{}{{pool:global}}", app.prefix);
+    let redis = &app.state.redis.pool;
+    let waiting: i64 = redis.zcard(format!("{pool}:seen")).await.unwrap();
+    let undecided: i64 = redis.zcard(format!("{pool}:deadlines")).await.unwrap();
+    assert_eq!(
+        (waiting, undecided),
+        (0, 0),
+        "nobody left in the pool or in a match"
+    );
+    // and everybody can be matched again through the new node
+    let (a, b) = (
+        member(&app, "female", 40).await,
+        member(&app, "male", 40).await,
+    );
+    let client = reqwest::Client::new();
+    let random = |token: &str| {
+        client
+            .get(format!("{}/api/match/random/?wait=0", restarted.url))
+            .bearer_auth(token.to_owned())
+            .send()
+    };
+    random(&a.token).await.unwrap();
+    assert_eq!(random(&b.token).await.unwrap().status(), StatusCode::OK);
+}

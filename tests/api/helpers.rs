@@ -266,6 +266,12 @@ impl Process {
         self.child.id()
     }
 
+    /// SIGKILL: no shutdown, no flush, nothing finished.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Sends SIGTERM and waits (at most 10 s) for the exit; true when it exited cleanly.
     pub fn terminate(&mut self) -> bool {
         let sent = std::process::Command::new("kill")

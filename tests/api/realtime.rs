@@ -231,3 +231,133 @@ async fn the_event_bus_survives_a_burst() {
         424242
     );
 }
+
+/// The close code a socket receives within 10 s (pings answered meanwhile).
+async fn close_code(socket: &mut Socket) -> Option<u16> {
+    let wait = async {
+        while let Some(message) = socket.next().await {
+            match message {
+                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .expect("the socket closes in time")
+}
+
+impl Sse {
+    /// True when the stream ends within 10 s.
+    async fn ends(&mut self) -> bool {
+        let wait = async {
+            while let Some(chunk) = self.stream.next().await {
+                if chunk.is_err() {
+                    return true;
+                }
+            }
+            true
+        };
+        tokio::time::timeout(Duration::from_secs(10), wait)
+            .await
+            .unwrap_or(false)
+    }
+}
+
+#[tokio::test]
+async fn logout_closes_the_sessions_websockets_and_event_streams_on_every_node() {
+    let app = spawn_app().await;
+    let other = spawn_node(&app, &[]).await;
+    let user = app.signup().await;
+    let mut socket = websocket(&other.url, &user.access).await;
+    let mut stream = sse(&app, &other.url, &user.access).await;
+    // another device of the same user stays signed in
+    let (_, second) = app.login(&user.username, &user.password).await;
+    let mut kept = websocket(&other.url, second["access"].as_str().unwrap()).await;
+    let (status, _) = app
+        .post(
+            "/api/auth/logout/",
+            Some(&user.access),
+            &json!({"refresh": user.refresh}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(close_code(&mut socket).await, Some(4001));
+    assert!(stream.ends().await);
+    kept.send(Message::text(r#"{"type":"ping"}"#))
+        .await
+        .unwrap();
+    assert_eq!(next_event(&mut kept, "pong").await["type"], "pong");
+}
+
+#[tokio::test]
+async fn streams_end_when_their_token_expires_unless_the_socket_authenticates_again() {
+    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SEC", "3")]).await;
+    let user = app.signup().await;
+    let mut expiring = websocket(&app.url, &user.access).await;
+    let mut stream = sse(&app, &app.url, &user.access).await;
+    let mut renewed = websocket(&app.url, &user.access).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, fresh) = app
+        .post(
+            "/api/auth/refresh/",
+            None,
+            &json!({"refresh": user.refresh}),
+        )
+        .await;
+    let auth = json!({"type": "auth", "token": fresh["access"]});
+    renewed.send(Message::text(auth.to_string())).await.unwrap();
+    assert_eq!(
+        next_event(&mut renewed, "authenticated").await["type"],
+        "authenticated"
+    );
+    // a token of nobody's is refused, and the socket keeps its own
+    let bad = json!({"type": "auth", "token": "nope"});
+    renewed.send(Message::text(bad.to_string())).await.unwrap();
+    assert_eq!(
+        next_event(&mut renewed, "error").await,
+        json!({"type": "error", "error": "Invalid token"})
+    );
+    assert_eq!(close_code(&mut expiring).await, Some(4001));
+    assert!(stream.ends().await);
+    // past the first token's expiry the renewed socket still answers
+    renewed
+        .send(Message::text(r#"{"type":"ping"}"#))
+        .await
+        .unwrap();
+    assert_eq!(next_event(&mut renewed, "pong").await["type"], "pong");
+    assert_eq!(close_code(&mut renewed).await, Some(4001));
+}
+
+#[tokio::test]
+async fn a_websocket_that_stops_answering_pings_is_closed_and_its_user_leaves_the_pool() {
+    let app = spawn_app_with(&[("WS_PONG_TIMEOUT_SEC", "1"), ("GHOST_TIMEOUT_SEC", "1")]).await;
+    let (gone, alive) = (
+        member(&app, "female", 25).await,
+        member(&app, "female", 26).await,
+    );
+    // both wait in the pool (for nobody who is here), kept alive by nothing but their WebSockets
+    for m in [&gone, &alive] {
+        let (status, _) = app.settings(&m.token, json!({"age_range": [40, 40]})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let _silent = websocket(&app.url, &gone.token).await;
+    let mut listening = websocket(&app.url, &alive.token).await;
+    assert_eq!(app.random(&gone.token, 0).await.0, StatusCode::ACCEPTED);
+    assert_eq!(app.random(&alive.token, 0).await.0, StatusCode::ACCEPTED);
+    // one client reads (and so answers pings); the other never reads again
+    let reader = tokio::spawn(async move { while let Some(Ok(_)) = listening.next().await {} });
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let metrics = app.metrics().await;
+    assert!(metrics.contains("websockets_open 1\n"), "{metrics}");
+    use fred::prelude::*;
+    let seen = format!("{}{{pool:global}}:seen", app.prefix);
+    let redis = &app.state.redis.pool;
+    let score: Option<f64> = redis.zscore(&seen, gone.id).await.unwrap();
+    assert_eq!(score, None, "the vanished phone is a ghost");
+    let score: Option<f64> = redis.zscore(&seen, alive.id).await.unwrap();
+    assert!(score.is_some(), "the listening phone still waits");
+    reader.abort();
+}
