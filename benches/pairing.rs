@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use fred::prelude::*;
-use voxmatch::auth::validate::Gender;
 use voxmatch::config::{Config, MatchConfig};
 use voxmatch::matching::engine::{self, PairOutcome, Ticket};
 use voxmatch::matching::model::{Location, Preferred};
 use voxmatch::redis::Redis;
+use voxmatch::users::model::Gender;
 
 const SEOUL: Location = Location {
     lat: 37.5665,

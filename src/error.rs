@@ -1,20 +1,23 @@
 //! The one error type of the API and its mapping to the contract's bodies.
 //!
-//! Every handler returns `Result<_, ApiError>`; `ApiError::into_response`
-//! is the only place that decides a status code and an error body.
+//! Every handler returns `Result<_, ApiError>`; `ApiError::into_response` is
+//! the only place that decides a status code and an error body. It renders
+//! the body itself, so this file imports nothing above the ground floor.
 
 use serde_json::{Value, json};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-#[derive(Debug, thiserror::Error)]
+use crate::messages::{self, Text};
+
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ApiError {
     /// 401 `{"error":"Invalid token"}`: missing, malformed, expired or revoked token.
     #[error("invalid token")]
     InvalidToken,
     /// 401 with a document-specific message (wrong credentials).
     #[error("bad credentials")]
-    BadCredentials(&'static str),
+    BadCredentials(Text),
     /// 403 `{"error":"Unauthorized access"}`.
     #[error("forbidden")]
     Forbidden,
@@ -27,24 +30,25 @@ pub enum ApiError {
     /// 422 `{"error":"Validation error","details":...}`.
     #[error("validation: {0}")]
     Validation(String),
-    /// 409 `{"error": msg}`: a taken username or phone, a duplicate.
-    #[error("conflict: {0}")]
-    Conflict(&'static str),
+    /// 409 `{"error": msg}`: a taken username, a duplicate.
+    #[error("conflict: {}", .0.code)]
+    Conflict(Text),
     /// 413 `{"error":"Payload too large"}`.
     #[error("payload too large")]
     PayloadTooLarge,
     /// 402 `{"error": msg, "required": n, "balance": m}`: too few gems for a filtered match.
     #[error("not enough gems")]
     NotEnoughGems { required: i64, balance: i64 },
-    /// 429 `{"error": msg, "wait_seconds": n}`.
-    #[error("rate limited for {wait_seconds}s")]
-    RateLimited {
-        message: &'static str,
-        wait_seconds: u64,
+    /// 429 `{"error": msg, "wait_seconds": n}`, with `Retry-After: n`.
+    #[error("rate limited ({}) for {wait_seconds}s", .text.code)]
+    RateLimited { text: Text, wait_seconds: u64 },
+    /// A body fixed by an API document: `{"error": text, ...fields}`.
+    #[error("{status} {}", .text.code)]
+    Document {
+        status: StatusCode,
+        text: Text,
+        fields: Value,
     },
-    /// A body fixed by an API document (the SMS flows), sent as it is.
-    #[error("{status}")]
-    Document { status: StatusCode, body: Value },
     /// 503 `{"error":"Service unavailable"}`: Redis, Postgres or a provider is unreachable.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -59,13 +63,18 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-pub const TOO_MANY_REQUESTS: &str = "잠시 후 다시 시도해주세요.";
-pub const NOT_ENOUGH_GEMS: &str = "보석이 부족합니다.";
-pub const ALREADY_EXISTS: &str = "이미 존재하는 항목입니다.";
-
 impl ApiError {
     pub fn validation(details: impl Into<String>) -> Self {
         ApiError::Validation(details.into())
+    }
+
+    /// 409 `{"error": "이미 등록된 전화번호입니다.", "user_exists": true}` (Talk document).
+    pub fn phone_taken() -> Self {
+        ApiError::Document {
+            status: StatusCode::CONFLICT,
+            text: messages::PHONE_TAKEN,
+            fields: json!({"user_exists": true}),
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -85,29 +94,48 @@ impl ApiError {
         }
     }
 
-    pub fn body(&self) -> Value {
+    /// The catalogue entry of the error's message.
+    pub fn text(&self) -> Text {
         match self {
-            ApiError::InvalidToken => json!({"error": "Invalid token"}),
-            ApiError::BadCredentials(msg) => json!({"error": msg}),
-            ApiError::Forbidden => json!({"error": "Unauthorized access"}),
-            ApiError::NotFound => json!({"error": "Resource not found"}),
-            ApiError::MethodNotAllowed => json!({"error": "Method not allowed"}),
-            ApiError::Validation(details) => {
-                json!({"error": "Validation error", "details": details})
-            }
-            ApiError::Conflict(msg) => json!({"error": msg}),
-            ApiError::PayloadTooLarge => json!({"error": "Payload too large"}),
-            ApiError::NotEnoughGems { required, balance } => {
-                json!({"error": NOT_ENOUGH_GEMS, "required": required, "balance": balance})
-            }
-            ApiError::RateLimited {
-                message,
-                wait_seconds,
-            } => json!({"error": message, "wait_seconds": wait_seconds}),
-            ApiError::Document { body, .. } => body.clone(),
-            ApiError::Unavailable(_) | ApiError::Busy => json!({"error": "Service unavailable"}),
-            ApiError::Internal(_) => json!({"error": "Server error"}),
+            ApiError::InvalidToken => messages::INVALID_TOKEN,
+            ApiError::BadCredentials(text)
+            | ApiError::Conflict(text)
+            | ApiError::RateLimited { text, .. }
+            | ApiError::Document { text, .. } => *text,
+            ApiError::Forbidden => messages::FORBIDDEN,
+            ApiError::NotFound => messages::NOT_FOUND,
+            ApiError::MethodNotAllowed => messages::METHOD_NOT_ALLOWED,
+            ApiError::Validation(_) => messages::VALIDATION,
+            ApiError::PayloadTooLarge => messages::PAYLOAD_TOO_LARGE,
+            ApiError::NotEnoughGems { .. } => messages::NOT_ENOUGH_GEMS,
+            ApiError::Unavailable(_) => messages::UNAVAILABLE,
+            ApiError::Busy => messages::BUSY,
+            ApiError::Internal(_) => messages::SERVER_ERROR,
         }
+    }
+
+    pub fn body(&self) -> Value {
+        let mut body = json!({"error": self.text()});
+        match self {
+            ApiError::Validation(details) => body["details"] = json!(details),
+            ApiError::NotEnoughGems { required, balance } => {
+                body["required"] = json!(required);
+                body["balance"] = json!(balance);
+            }
+            ApiError::RateLimited { wait_seconds, .. } => {
+                body["wait_seconds"] = json!(wait_seconds);
+            }
+            ApiError::Document {
+                fields: Value::Object(fields),
+                ..
+            } => {
+                for (k, v) in fields {
+                    body[k] = v.clone();
+                }
+            }
+            _ => {}
+        }
+        body
     }
 
     /// Seconds a client should wait before trying again (`Retry-After`), for 429 and 503.
@@ -127,12 +155,28 @@ impl ApiError {
             ApiError::Unavailable(cause) => tracing::warn!(%cause, "dependency unavailable"),
             _ => {}
         }
-        let mut res = crate::http::json_response(self.status(), &self.body());
+        let body = serde_json::to_string(&self.body()).expect("error bodies serialize");
+        let mut res = Response::new(body.into());
+        *res.status_mut() = self.status();
+        let headers = res.headers_mut();
+        headers.insert(
+            warp::http::header::CONTENT_TYPE,
+            warp::http::HeaderValue::from_static("application/json"),
+        );
         if let Some(seconds) = self.retry_after() {
-            res.headers_mut()
-                .insert(warp::http::header::RETRY_AFTER, seconds.into());
+            headers.insert(warp::http::header::RETRY_AFTER, seconds.into());
         }
         res
+    }
+}
+
+/// Unique constraints whose violation is a conflict the client can act on; any
+/// other is `ALREADY_EXISTS`. (Names as Postgres reports them: `migrations/`.)
+fn conflict(constraint: Option<&str>) -> ApiError {
+    match constraint {
+        Some("users_username_key") => ApiError::Conflict(messages::USERNAME_TAKEN),
+        Some("users_phone_number_key") => ApiError::phone_taken(),
+        _ => ApiError::Conflict(messages::ALREADY_EXISTS),
     }
 }
 
@@ -144,6 +188,7 @@ impl From<sqlx::Error> for ApiError {
                 ApiError::Unavailable(format!("postgres: {e}"))
             }
             sqlx::Error::Database(db) => match db.code().as_deref().unwrap_or("") {
+                "23505" => conflict(db.constraint()),
                 // data exceptions (bad text, out of range) and check violations: the input
                 "23514" => ApiError::validation("body: a value is out of range"),
                 code if code.starts_with("22") => {
@@ -151,7 +196,6 @@ impl From<sqlx::Error> for ApiError {
                 }
                 // what the request refers to is gone (a user deleted meanwhile)
                 "23503" => ApiError::NotFound,
-                "23505" => ApiError::Conflict(ALREADY_EXISTS),
                 // cancelled by statement_timeout, ended by idle_in_transaction_session_timeout,
                 // a serialization failure or deadlock, the server shutting down: try again
                 "57014" | "25P03" | "40001" | "40P01" | "57P01" | "57P02" | "57P03" => {
@@ -173,16 +217,6 @@ impl From<fred::error::Error> for ApiError {
             }
             _ => ApiError::Internal(format!("redis: {e}")),
         }
-    }
-}
-
-/// True when a Postgres error is the violation of the named unique constraint.
-pub fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
-    match e {
-        sqlx::Error::Database(db) => {
-            db.is_unique_violation() && db.constraint().is_some_and(|c| c == constraint)
-        }
-        _ => false,
     }
 }
 

@@ -8,15 +8,21 @@
 use fred::prelude::*;
 
 use crate::error::{ApiError, ApiResult};
+use crate::messages::Text;
 use crate::redis::Redis;
+
+/// The windows limits are counted in (their names say which: per hour, per day).
+pub const MINUTE: u64 = 60;
+pub const HOUR: u64 = 3600;
+pub const DAY: u64 = 86400;
 
 /// One limit: at most `max` units in any `window_sec`.
 pub struct Limit {
     pub key: String,
     pub window_sec: u64,
     pub max: u64,
-    /// The message of the 429.
-    pub message: &'static str,
+    /// The message (and code) of the 429.
+    pub text: Text,
 }
 
 /// A unit taken from a limit.
@@ -28,7 +34,7 @@ pub struct Unit {
 
 /// Takes one unit of `limit`, or answers 429 with the seconds until one is free.
 pub async fn take(redis: &Redis, limit: Limit) -> ApiResult<Unit> {
-    let member = crate::auth::tokens::random_id();
+    let member = crate::session::random_id();
     let (taken, wait_ms): (i64, i64) = redis
         .run(
             &redis.scripts.rate_take,
@@ -47,7 +53,7 @@ pub async fn take(redis: &Redis, limit: Limit) -> ApiResult<Unit> {
         })
     } else {
         Err(ApiError::RateLimited {
-            message: limit.message,
+            text: limit.text,
             wait_seconds: ((wait_ms.max(0) + 999) / 1000).max(1) as u64,
         })
     }

@@ -1,4 +1,6 @@
-//! JWT access and refresh tokens bound to a login session held in Redis.
+//! Sessions: JWT access and refresh tokens bound to a login session held in
+//! Redis, and the authenticated caller (`AuthUser`). A ground-floor module:
+//! the HTTP filters and the app state use it, and it knows nothing of them.
 //!
 //! A session is one Redis key, `uid:<current refresh jti>`, living as long
 //! as its refresh token. Access tokens are checked against it on every
@@ -15,6 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
+use crate::realtime::hub;
+use crate::realtime::protocol::{SESSION_REVOKED, SessionRevoked};
 use crate::redis::Redis;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,9 +46,6 @@ pub struct AuthUser {
     /// When the access token expires (unix seconds): streams close then.
     pub expires_at: i64,
 }
-
-/// The internal event that closes a revoked session's streams (never sent to clients).
-pub const SESSION_REVOKED: &str = "session_revoked";
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
@@ -200,7 +201,10 @@ impl Tokens {
 
 /// Tells every node that `session` of `uid` is gone, so that its streams close.
 async fn revoked(redis: &Redis, uid: i64, session: &str) -> ApiResult<()> {
-    let event = format!(r#"{{"type":"{SESSION_REVOKED}","session":"{session}"}}"#);
-    crate::realtime::hub::publish(redis, &[uid], &event).await?;
+    let event = SessionRevoked {
+        kind: SESSION_REVOKED,
+        session,
+    };
+    hub::publish(redis, &[uid], &event.to_json()).await?;
     Ok(())
 }

@@ -7,14 +7,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::auth::Tokens;
 use crate::config::Config;
 use crate::gems::payments::{HttpVerifier, PaymentVerifier, TestTokens};
 use crate::heavy::HeavyJobs;
@@ -23,6 +21,7 @@ use crate::media::storage::DiskStorage;
 use crate::ops::metrics::Metrics;
 use crate::realtime::hub::{self, Hub};
 use crate::redis::Redis;
+use crate::session::Tokens;
 use crate::sms::provider::{HttpSms, LogOnlySms, SmsSender};
 use crate::state::{App, AppState};
 use crate::{
@@ -124,8 +123,8 @@ impl Application {
             cfg,
         });
         matching::tasks::spawn(state.clone(), state.stopping.subscribe());
-        calls::spawn_tasks(state.clone(), state.stopping.subscribe());
-        broadcasts::spawn_cleanup(state.clone(), state.stopping.subscribe());
+        calls::tasks::spawn(state.clone(), state.stopping.subscribe());
+        broadcasts::tasks::spawn_cleanup(state.clone(), state.stopping.subscribe());
         let routes = routes(state.clone(), openapi.into());
         Ok(Application {
             listener,

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::auth::Tokens;
 use crate::config::Config;
 use crate::gems::payments::PaymentVerifier;
 use crate::heavy::HeavyJobs;
@@ -13,6 +12,7 @@ use crate::media::storage::MediaStorage;
 use crate::ops::metrics::Metrics;
 use crate::realtime::hub::Hub;
 use crate::redis::Redis;
+use crate::session::Tokens;
 use crate::sms::provider::SmsSender;
 
 pub type AppState = Arc<App>;

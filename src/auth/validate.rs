@@ -1,33 +1,7 @@
 //! Field rules of SPEC.md (Accounts and tokens). Each returns the 422 detail
 //! for its field, so that handlers can report every wrong field at once.
 
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Gender {
-    Male,
-    Female,
-}
-
-impl Gender {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Gender::Male => "male",
-            Gender::Female => "female",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "male" => Some(Gender::Male),
-            "female" => Some(Gender::Female),
-            _ => None,
-        }
-    }
-}
-
-pub const MAX_AGE: i32 = 100;
+use crate::users::model::{Gender, MAX_AGE};
 
 pub fn username(name: &str) -> Result<(), String> {
     let len = name.chars().count();

@@ -8,16 +8,17 @@
 
 use chrono::{DateTime, Utc};
 use fred::prelude::*;
-use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::auth::tokens::random_id;
+use super::model::Ended;
 use crate::error::{ApiError, ApiResult};
-use crate::matching::engine::{self, CallStart};
+use crate::matching::engine::{self, now_ms};
+use crate::messages;
 use crate::realtime::hub;
+use crate::realtime::protocol::{CallEnded, CallStarted, Event, Signal};
+use crate::redis::{reply_int, reply_text};
+use crate::session::random_id;
 use crate::state::AppState;
-
-pub const NOT_MATCHED: &str = "매칭이 성사되지 않은 상대입니다.";
 
 /// What Redis holds of a call.
 struct Session {
@@ -47,26 +48,39 @@ async fn load(state: &AppState, session: &str) -> ApiResult<Option<Session>> {
     })
 }
 
-#[derive(Serialize)]
-struct CallStarted<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    call_session_id: &'a str,
+/// The call session id of a matched match and its two users, `fresh` if it
+/// has none yet (`lua/matching/call_start.lua`, in the match's shard).
+async fn call_session(
+    state: &AppState,
+    uid: i64,
     match_id: i64,
+    fresh: String,
+) -> ApiResult<(String, i64, i64)> {
+    let cfg = &state.cfg.matching;
+    let shard = engine::shard_of_match(cfg, match_id).ok_or(ApiError::NotFound)?;
+    let script = &state.redis.scripts.call_start;
+    let args = [uid.to_string(), match_id.to_string(), fresh];
+    let reply = engine::run_in_shard(&state.redis, cfg, shard, script, args).await?;
+    match reply_text(&reply, 0).as_str() {
+        "missing" => Err(ApiError::NotFound),
+        "forbidden" => Err(ApiError::Forbidden),
+        "unmatched" => Err(ApiError::Conflict(messages::NOT_MATCHED)),
+        "call" => Ok((
+            reply_text(&reply, 1),
+            reply_int(&reply, 2),
+            reply_int(&reply, 3),
+        )),
+        _ => Err(ApiError::Internal(format!(
+            "call_start script answered {reply:?}"
+        ))),
+    }
 }
 
 /// The session of a matched match, opened by whichever side asks first.
 pub async fn start(state: &AppState, uid: i64, match_id: i64) -> ApiResult<String> {
     let redis = &state.redis;
-    let fresh = random_id();
-    let (session, a, b) =
-        match engine::call_session(redis, &state.cfg.matching, uid, match_id, &fresh).await? {
-            CallStart::Missing => return Err(ApiError::NotFound),
-            CallStart::Forbidden => return Err(ApiError::Forbidden),
-            CallStart::Unmatched => return Err(ApiError::Conflict(NOT_MATCHED)),
-            CallStart::Call { session, a, b } => (session, a, b),
-        };
-    let now = engine::now_ms();
+    let (session, a, b) = call_session(state, uid, match_id, random_id()).await?;
+    let now = now_ms();
     // indexed before it exists: a node dying in between leaves nothing unreaped
     let _: i64 = redis
         .pool
@@ -93,24 +107,19 @@ pub async fn start(state: &AppState, uid: i64, match_id: i64) -> ApiResult<Strin
                 .set(
                     redis.keys.user_call(uid),
                     session.as_str(),
-                    Some(Expiration::EX(86400)),
+                    Some(Expiration::EX(state.cfg.calls.user_call_ttl_sec as i64)),
                     None,
                     false,
                 )
                 .await?;
         }
-        let event = CallStarted {
-            kind: "call_started",
+        let event = Event::CallStarted(CallStarted {
             call_session_id: &session,
             match_id,
-        };
-        hub::publish(redis, &[a, b], &json(&event)?).await?;
+        });
+        hub::publish(redis, &[a, b], &event.to_json()).await?;
     }
     Ok(session)
-}
-
-fn json<T: Serialize>(value: &T) -> ApiResult<String> {
-    serde_json::to_string(value).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// Who ends a call.
@@ -121,22 +130,6 @@ pub enum Ender {
     Idle {
         last_seen_ms: i64,
     },
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Ended {
-    pub call_id: i64,
-    pub duration_sec: i32,
-}
-
-#[derive(Serialize)]
-struct CallEnded<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    call_session_id: &'a str,
-    call_id: i64,
-    duration_sec: i32,
-    reason: &'static str,
 }
 
 /// Ends a call (again, harmlessly) and returns its row; `None` when the reaper
@@ -157,7 +150,7 @@ pub async fn end(state: &AppState, session_id: &str, ender: Ender) -> ApiResult<
         Ender::User(uid) if uid != session.a && uid != session.b => {
             return Err(ApiError::Forbidden);
         }
-        Ender::User(_) => (engine::now_ms(), "hangup"),
+        Ender::User(_) => (now_ms(), "hangup"),
         Ender::Idle { last_seen_ms } => (last_seen_ms.max(session.started_ms), "idle"),
     };
     let started =
@@ -193,14 +186,13 @@ pub async fn end(state: &AppState, session_id: &str, ender: Ender) -> ApiResult<
         .zrem(redis.keys.active_calls(), session_id)
         .await?;
     if inserted {
-        let event = CallEnded {
-            kind: "call_ended",
+        let event = Event::CallEnded(CallEnded {
             call_session_id: session_id,
             call_id,
             duration_sec,
             reason,
-        };
-        hub::publish(redis, &[session.a, session.b], &json(&event)?).await?;
+        });
+        hub::publish(redis, &[session.a, session.b], &event.to_json()).await?;
     }
     Ok(Some(Ended {
         call_id,
@@ -211,7 +203,7 @@ pub async fn end(state: &AppState, session_id: &str, ender: Ender) -> ApiResult<
 /// Ends the calls of which neither side was heard for the idle timeout.
 pub async fn reap(state: &AppState) -> ApiResult<usize> {
     let redis = &state.redis;
-    let idle_since = engine::now_ms() - (state.cfg.calls.idle_timeout_sec * 1000) as i64;
+    let idle_since = now_ms() - (state.cfg.calls.idle_timeout_sec * 1000) as i64;
     let idle: Vec<(String, f64)> = redis
         .pool
         .zrangebyscore(
@@ -251,7 +243,7 @@ pub async fn heartbeat(state: &AppState, users: &[i64]) -> ApiResult<()> {
     if sessions.is_empty() {
         return Ok(());
     }
-    let now = engine::now_ms() as f64;
+    let now = now_ms() as f64;
     let members: Vec<(f64, String)> = sessions.into_iter().map(|s| (now, s)).collect();
     let _: i64 = redis
         .pool
@@ -265,15 +257,6 @@ pub async fn heartbeat(state: &AppState, users: &[i64]) -> ApiResult<()> {
         )
         .await?;
     Ok(())
-}
-
-#[derive(Serialize)]
-struct Signal<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    call_session_id: &'a str,
-    from: i64,
-    payload: &'a RawValue,
 }
 
 /// Relays a WebRTC signaling message (SDP or ICE candidate, opaque) to the
@@ -293,12 +276,11 @@ pub async fn relay_signal(
         f if f == session.b => session.a,
         _ => return Err(ApiError::Forbidden),
     };
-    let signal = Signal {
-        kind: "signal",
+    let signal = Event::Signal(Signal {
         call_session_id: session_id,
         from,
         payload,
-    };
-    hub::publish(&state.redis, &[to], &json(&signal)?).await?;
+    });
+    hub::publish(&state.redis, &[to], &signal.to_json()).await?;
     Ok(())
 }

@@ -1,14 +1,18 @@
 //! Configuration from the environment (and `.env`), with SPEC.md's defaults.
 //!
-//! Every limit and TTL of the product lives here, so that one place answers
-//! "how long", "how many" and "where". Secrets are `SecretString` and never
-//! appear in `Debug` output or logs.
+//! Every tunable limit and TTL of the product lives here, so that one place
+//! answers "how long", "how many" and "where" (the windows of the quotas are
+//! part of their names: per hour, per day). Secrets are `SecretString` and
+//! never appear in `Debug` output or logs.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
+
+mod sections;
+pub use sections::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppEnv {
@@ -16,18 +20,18 @@ pub enum AppEnv {
     Production,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Config {
     pub app_env: AppEnv,
     pub bind_addr: SocketAddr,
     /// Base of the URLs handed to clients for media (`profile_image`, ...);
     /// `http://<bound address>` when unset.
     pub public_url: Option<String>,
-    pub database_url: SecretString,
+    pub database_url: SecretUrl,
     pub db_max_connections: u32,
     /// Postgres schema to work in (tests isolate themselves with one each).
     pub db_schema: Option<String>,
-    pub redis_url: SecretString,
+    pub redis_url: SecretUrl,
     pub redis_pool_size: usize,
     /// Prepended to every Redis key and channel (tests and shared Redis servers).
     pub redis_prefix: String,
@@ -64,73 +68,15 @@ pub struct Config {
     pub sms_verified_ttl_sec: u64,
     pub sms_provider_url: Option<String>,
     pub sms_provider_key: Option<SecretString>,
+    /// Attempts at one code before a new one must be sent.
+    pub sms_max_attempts: i64,
 
+    pub media: MediaConfig,
     pub quotas: QuotaConfig,
     pub matching: MatchConfig,
     pub calls: CallConfig,
     pub talk: TalkConfig,
     pub payments: PaymentConfig,
-}
-
-/// Per-user and per-address quotas, each a sliding window answered with 429,
-/// `wait_seconds` and `Retry-After` when full.
-#[derive(Clone, Debug)]
-pub struct QuotaConfig {
-    /// Voice messages one user may send in an hour.
-    pub messages_per_hour: u64,
-    /// Broadcast replies one user may post in an hour.
-    pub replies_per_hour: u64,
-    /// Reports one user may file in a day.
-    pub reports_per_day: u64,
-    /// WebRTC signals one user may relay in a minute.
-    pub signals_per_minute: u64,
-    /// `register` attempts from one address in an hour (counted before the phone is looked up).
-    pub registers_per_ip_hour: u64,
-}
-
-/// Broadcasts and voice messages.
-#[derive(Clone, Debug)]
-pub struct TalkConfig {
-    pub broadcast_ttl_sec: u64,
-    /// Broadcasts one user may post in 24 hours.
-    pub broadcast_daily_limit: i64,
-    /// How often files of expired and deleted items are removed.
-    pub cleanup_interval_sec: u64,
-}
-
-/// Calls and WebRTC.
-#[derive(Clone, Debug)]
-pub struct CallConfig {
-    /// A call with no WebSocket of either side for this long is ended by the server.
-    pub idle_timeout_sec: u64,
-    pub stun_urls: Vec<String>,
-    pub turn_urls: Vec<String>,
-    /// Shared secret of the TURN REST API (`static-auth-secret` of coturn).
-    pub turn_secret: Option<SecretString>,
-    pub turn_ttl_sec: u64,
-}
-
-/// Verifying payments for `POST /api/gem/charge/`.
-#[derive(Clone, Debug)]
-pub struct PaymentConfig {
-    /// HTTP verifier; without it, development accepts `test_<gems>_<anything>`.
-    pub verifier_url: Option<String>,
-    pub verifier_key: Option<SecretString>,
-    pub verifier_timeout_ms: u64,
-}
-
-/// Tunables of the matching engine.
-#[derive(Clone, Debug)]
-pub struct MatchConfig {
-    /// Pool shards (regions), in a fixed order shared by every node; the first is the default.
-    pub shards: Vec<String>,
-    pub rematch_cooldown_sec: u64,
-    pub show_time_sec: u64,
-    pub filter_gem_cost: i64,
-    pub wait_default_sec: u64,
-    pub wait_max_sec: u64,
-    /// A waiting user with no open long poll, WebSocket or SSE for this long leaves the pool.
-    pub ghost_timeout_sec: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -210,12 +156,12 @@ impl Config {
             app_env,
             bind_addr,
             public_url,
-            database_url: SecretString::from(src.get("DATABASE_URL").unwrap_or_else(|| {
+            database_url: SecretUrl::from(src.get("DATABASE_URL").unwrap_or_else(|| {
                 "postgres://voxmatch:voxmatch@127.0.0.1:15432/voxmatch".to_owned()
             })),
             db_max_connections: parse(src, "DB_MAX_CONNECTIONS", 20)?,
             db_schema: src.get("DB_SCHEMA"),
-            redis_url: SecretString::from(
+            redis_url: SecretUrl::from(
                 src.get("REDIS_URL")
                     .unwrap_or_else(|| "redis://127.0.0.1:16379".to_owned()),
             ),
@@ -253,6 +199,15 @@ impl Config {
             sms_verified_ttl_sec: parse(src, "SMS_VERIFIED_TTL_SEC", 30 * 60)?,
             sms_provider_url,
             sms_provider_key: src.get("SMS_PROVIDER_KEY").map(SecretString::from),
+            sms_max_attempts: parse(src, "SMS_MAX_ATTEMPTS", 5)?,
+
+            media: MediaConfig {
+                image_max_bytes: parse(src, "IMAGE_MAX_BYTES", 5 * 1024 * 1024)?,
+                image_max_pixels: parse(src, "IMAGE_MAX_PIXELS", 40_000_000)?,
+                image_max_side: parse(src, "IMAGE_MAX_SIDE", 1024)?,
+                voice_max_bytes: parse(src, "VOICE_MAX_BYTES", 10 * 1024 * 1024)?,
+                voice_max_duration_ms: parse::<i64>(src, "VOICE_MAX_DURATION_SEC", 60)? * 1000,
+            },
 
             quotas: QuotaConfig {
                 messages_per_hour: parse(src, "MESSAGE_HOURLY_LIMIT", 300)?,
@@ -269,6 +224,8 @@ impl Config {
                 wait_default_sec: parse(src, "MATCH_WAIT_DEFAULT_SEC", 25)?,
                 wait_max_sec: parse(src, "MATCH_WAIT_MAX_SEC", 60)?,
                 ghost_timeout_sec: parse(src, "GHOST_TIMEOUT_SEC", 30)?,
+                reap_interval_ms: parse(src, "REAP_INTERVAL_MS", 500)?,
+                reap_batch: parse(src, "REAP_BATCH", 500)?,
             },
             talk: TalkConfig {
                 broadcast_ttl_sec: parse(src, "BROADCAST_TTL_SEC", 86400)?,
@@ -277,6 +234,7 @@ impl Config {
             },
             calls: CallConfig {
                 idle_timeout_sec: parse(src, "CALL_IDLE_TIMEOUT_SEC", 60)?,
+                user_call_ttl_sec: parse(src, "CALL_POINTER_TTL_SEC", 86400)?,
                 stun_urls: list(
                     src.get("STUN_URLS")
                         .as_deref()
@@ -358,67 +316,6 @@ fn match_shards(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
         });
     }
     Ok(shards)
-}
-
-/// `scheme://user:password@host/...` with the password replaced by `***`.
-fn mask_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let creds = &url[scheme_end + 3..at];
-            let user = creds.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("app_env", &self.app_env)
-            .field("bind_addr", &self.bind_addr)
-            .field("public_url", &self.public_url)
-            .field("database_url", &mask_url(self.database_url.expose_secret()))
-            .field("db_max_connections", &self.db_max_connections)
-            .field("db_schema", &self.db_schema)
-            .field("redis_url", &mask_url(self.redis_url.expose_secret()))
-            .field("redis_pool_size", &self.redis_pool_size)
-            .field("redis_prefix", &self.redis_prefix)
-            .field("jwt_secret", &"***")
-            .field("media_dir", &self.media_dir)
-            .field("trust_forwarded_for", &self.trust_forwarded_for)
-            .field("db_statement_timeout_ms", &self.db_statement_timeout_ms)
-            .field(
-                "db_idle_in_transaction_timeout_ms",
-                &self.db_idle_in_transaction_timeout_ms,
-            )
-            .field("heavy_jobs", &self.heavy_jobs)
-            .field("heavy_queue", &self.heavy_queue)
-            .field("ws_pong_timeout_sec", &self.ws_pong_timeout_sec)
-            .field("min_age", &self.min_age)
-            .field("access_ttl_sec", &self.access_ttl_sec)
-            .field("refresh_ttl_sec", &self.refresh_ttl_sec)
-            .field("signup_ip_limit", &self.signup_ip_limit)
-            .field("login_fail_limit", &self.login_fail_limit)
-            .field("login_ip_fail_limit", &self.login_ip_fail_limit)
-            .field("login_fail_window_sec", &self.login_fail_window_sec)
-            .field("sms_code_ttl_sec", &self.sms_code_ttl_sec)
-            .field("sms_resend_cooldown_sec", &self.sms_resend_cooldown_sec)
-            .field("sms_daily_limit", &self.sms_daily_limit)
-            .field("sms_ip_limit", &self.sms_ip_limit)
-            .field("sms_verified_ttl_sec", &self.sms_verified_ttl_sec)
-            .field("sms_provider_url", &self.sms_provider_url)
-            .field(
-                "sms_provider_key",
-                &self.sms_provider_key.as_ref().map(|_| "***"),
-            )
-            .field("quotas", &self.quotas)
-            .field("matching", &self.matching)
-            .field("talk", &self.talk)
-            .field("calls", &self.calls)
-            .field("payments", &self.payments)
-            .finish()
-    }
 }
 
 #[cfg(test)]

@@ -6,15 +6,16 @@
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sqlx::PgPool;
 
 use super::ledger::{self, Applied};
+use super::model::Charged;
 use crate::error::{ApiError, ApiResult};
+use crate::messages;
 
 /// Largest purchase one token may carry.
 pub const MAX_GEMS: i64 = 1_000_000;
-pub const TOKEN_USED: &str = "이미 사용된 결제 토큰입니다.";
 
 #[derive(Debug, PartialEq)]
 pub enum Verdict {
@@ -115,12 +116,6 @@ impl PaymentVerifier for HttpVerifier {
     }
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct Charged {
-    pub gems_added: i64,
-    pub new_balance: i64,
-}
-
 /// The answer a token got the first time, if it was used; 409 if by someone else.
 async fn previous(db: &PgPool, uid: i64, token: &str) -> ApiResult<Option<Charged>> {
     let row: Option<(i64, i64, i64)> = sqlx::query_as(
@@ -134,7 +129,7 @@ async fn previous(db: &PgPool, uid: i64, token: &str) -> ApiResult<Option<Charge
             gems_added,
             new_balance,
         })),
-        Some(_) => Err(ApiError::Conflict(TOKEN_USED)),
+        Some(_) => Err(ApiError::Conflict(messages::PAYMENT_TOKEN_USED)),
         None => Ok(None),
     }
 }

@@ -1,50 +1,32 @@
-//! Shared HTTP pieces: filters that *extract* (state, auth, client address,
-//! bodies), response helpers, and the one `recover` for what warp rejects
-//! itself (unknown paths, wrong methods).
+//! Shared HTTP pieces: filters that *extract* (the state, the signed-in
+//! caller, the language, bodies, the client address), the way handlers run
+//! (`detached`), and the one `recover`.
 //!
-//! Handlers *decide*: they take what the filters extracted, return
-//! `ApiResult<Response>`, and `respond` turns an error into its contract body
-//! so that warp never backtracks into other routes once a path matched.
+//! Every route is `path.and(method).and(signed_in(&state))` (or `public`),
+//! then `.then(|.., lang, state, me| detached(lang, handler(state, me, ..)))`.
+//! A request without a valid token is answered 401 by `signed_in` before any
+//! handler runs: a handler cannot forget to check. Handlers *decide*: they
+//! return `ApiResult<Response>`, and errors become their contract bodies
+//! without warp ever backtracking into other routes.
 
 pub mod body;
+pub mod reply;
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
-use serde::Serialize;
-use warp::http::{HeaderValue, StatusCode};
+use warp::filters::BoxedFilter;
+use warp::http::HeaderValue;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use crate::auth::AuthUser;
+pub use reply::{MessageResponse, created, json_response, json_text, message, ok};
+
 use crate::error::{ApiError, ApiResult};
+use crate::messages::{LANG, Lang};
+use crate::session::AuthUser;
 use crate::state::AppState;
-
-pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
-    json_text(
-        status,
-        serde_json::to_string(body).expect("response bodies serialize"),
-    )
-}
-
-/// A response whose body is JSON text already.
-pub fn json_text(status: StatusCode, body: String) -> Response {
-    let mut res = Response::new(body.into());
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        warp::http::header::CONTENT_TYPE,
-        warp::http::HeaderValue::from_static("application/json"),
-    );
-    res
-}
-
-pub fn ok<T: Serialize + ?Sized>(body: &T) -> ApiResult<Response> {
-    Ok(json_response(StatusCode::OK, body))
-}
-
-pub fn created<T: Serialize + ?Sized>(body: &T) -> ApiResult<Response> {
-    Ok(json_response(StatusCode::CREATED, body))
-}
 
 /// Turns a handler's result into the response, errors into their contract body.
 pub fn respond(result: ApiResult<Response>) -> Response {
@@ -57,30 +39,55 @@ pub fn with_state(
     warp::any().map(move || state.clone())
 }
 
-/// The caller, or why not: handlers check it first (`let user = auth?;`), so
-/// a bad token is a 401 before anything else happens. The token comes from
-/// `Authorization: Bearer` or, for WebSocket and SSE clients, `?token=`. The
-/// header is read as raw bytes: one that is not text is a bad token (401),
-/// not a reason for warp to try other routes.
-pub fn auth(
-    state: AppState,
-) -> impl Filter<Extract = (ApiResult<AuthUser>,), Error = Infallible> + Clone {
+/// The language the caller asked for (`Accept-Language`).
+pub fn lang() -> impl Filter<Extract = (Lang,), Error = Infallible> + Clone {
+    warp::header::optional::<String>("accept-language")
+        .or(warp::any().map(|| None))
+        .unify()
+        .map(|header: Option<String>| Lang::from_accept_language(header.as_deref()))
+}
+
+/// A request the routes refused before any handler ran (a bad token): `recover`
+/// answers it with its error, whatever other routes said.
+#[derive(Debug)]
+struct Refused(ApiError);
+
+impl warp::reject::Reject for Refused {}
+
+/// The language and the state, for routes anyone may call.
+pub fn public(state: &AppState) -> BoxedFilter<(Lang, AppState)> {
+    lang().and(with_state(state.clone())).boxed()
+}
+
+/// The language, the state and the signed-in caller; 401 before the handler
+/// otherwise. The token comes from `Authorization: Bearer` or, for WebSocket
+/// and SSE clients, `?token=`; a header that is not text is a bad token.
+pub fn signed_in(state: &AppState) -> BoxedFilter<(Lang, AppState, AuthUser)> {
     let header = warp::header::value("authorization")
         .map(Some)
         .or(warp::any().map(|| None))
         .unify();
-    header
+    public(state)
+        .and(header)
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(with_state(state))
-        .then(
-            |header: Option<HeaderValue>, query: String, state: AppState| async move {
-                let token = match header {
-                    Some(value) => bearer(&value).ok_or(ApiError::InvalidToken)?,
-                    None => token_from_query(&query).ok_or(ApiError::InvalidToken)?,
+        .and_then(
+            |lang: Lang, state: AppState, header: Option<HeaderValue>, query: String| async move {
+                let token = match &header {
+                    Some(value) => bearer(value),
+                    None => token_from_query(&query),
                 };
-                state.tokens.authenticate(&state.redis, &token).await
+                let user = match token {
+                    Some(token) => state.tokens.authenticate(&state.redis, &token).await,
+                    None => Err(ApiError::InvalidToken),
+                };
+                match user {
+                    Ok(user) => Ok((lang, state, user)),
+                    Err(e) => Err(warp::reject::custom(Refused(e))),
+                }
             },
         )
+        .untuple_one()
+        .boxed()
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
@@ -98,6 +105,29 @@ fn token_from_query(query: &str) -> Option<String> {
         .into_iter()
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v)
+}
+
+/// Runs a handler to its end in a task of its own, in the request's language,
+/// so that a client who hangs up mid-request cannot cancel it half-way (a
+/// transaction left open on a pooled connection, a pair made but not charged).
+/// Long polls and streams, which must stop when their client goes, run in the
+/// request's task (`in_lang`) and detach only their writes.
+pub async fn detached<F>(lang: Lang, handler: F) -> Response
+where
+    F: Future<Output = ApiResult<Response>> + Send + 'static,
+{
+    match tokio::spawn(LANG.scope(lang, handler)).await {
+        Ok(result) => respond(result),
+        Err(e) => ApiError::Internal(format!("handler task: {e}")).into_response(),
+    }
+}
+
+/// Runs a handler in the request's own task and language.
+pub async fn in_lang<F>(lang: Lang, handler: F) -> Response
+where
+    F: Future<Output = ApiResult<Response>>,
+{
+    respond(LANG.scope(lang, handler).await)
 }
 
 /// `limit` (default 20, 1–100) and `before` (an id: only older items) of every list.
@@ -150,24 +180,13 @@ fn forwarded_client(header: &str, hops: usize) -> Option<IpAddr> {
         .and_then(|ip| ip.trim().parse().ok())
 }
 
-/// Runs a handler to its end in a task of its own, so that a client that
-/// hangs up mid-request cannot cancel it half-way (a transaction left open
-/// on a pooled connection, a pair made but not charged). Long polls and
-/// streams, which must stop when their client goes, detach only their writes.
-pub async fn detached<F>(handler: F) -> Response
-where
-    F: std::future::Future<Output = ApiResult<Response>> + Send + 'static,
-{
-    match tokio::spawn(handler).await {
-        Ok(result) => respond(result),
-        Err(e) => ApiError::Internal(format!("handler task: {e}")).into_response(),
-    }
-}
-
-/// Maps what warp itself rejects to the contract's bodies. Handlers never
-/// reject, so only routing failures arrive here.
+/// Maps what the routes refused to the contract's bodies: a route's own
+/// refusal (a bad token) first, then what warp rejects itself (unknown paths,
+/// wrong methods). Handlers never reject.
 pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
-    let error = if rejection.is_not_found() {
+    let error = if let Some(Refused(e)) = rejection.find::<Refused>() {
+        e.clone()
+    } else if rejection.is_not_found() {
         ApiError::NotFound
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         ApiError::MethodNotAllowed

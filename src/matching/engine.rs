@@ -1,15 +1,16 @@
 //! The matching engine: typed calls to the scripts of `lua/matching/`.
 //! Every pairing, decision and cancel is one script run, so concurrent
 //! requests can never pair a user twice, pair a user with themself or lose a
-//! user from the pool. Nothing here knows about HTTP.
+//! user from the pool. Outcomes are plain values; callers decide what they
+//! mean to a client (errors here are Redis failures only).
 
 use fred::prelude::*;
 
 use super::model::{Location, Preferred};
-use crate::auth::validate::Gender;
 use crate::config::MatchConfig;
 use crate::error::{ApiError, ApiResult};
-use crate::redis::Redis;
+use crate::redis::{Redis, reply_int, reply_text};
+use crate::users::model::Gender;
 
 /// A user's entry in the pool, as the pairing script reads it.
 #[derive(Clone, Debug)]
@@ -69,19 +70,6 @@ pub enum DecideOutcome {
     },
 }
 
-#[derive(Debug, PartialEq)]
-pub enum CallStart {
-    Missing,
-    Forbidden,
-    /// The match is not (or not yet) `matched`.
-    Unmatched,
-    Call {
-        session: String,
-        a: i64,
-        b: i64,
-    },
-}
-
 /// What one housekeeping run did in a shard.
 #[derive(Debug, Default, PartialEq)]
 pub struct Reaped {
@@ -100,23 +88,30 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// The key prefix (with hash tag) of a shard, and its routing key.
-fn shard_keys(redis: &Redis, cfg: &MatchConfig, shard: usize) -> ApiResult<(String, String)> {
-    let name = cfg.shards.get(shard).ok_or(ApiError::NotFound)?;
+/// The shard a match id belongs to, if it is one of `MATCH_SHARDS`.
+pub fn shard_of_match(cfg: &MatchConfig, match_id: i64) -> Option<usize> {
+    let shard = super::ids::shard_of(match_id);
+    (shard < cfg.shards.len()).then_some(shard)
+}
+
+/// Runs a matching script in a shard: `ARGV = [T, events channel, args...]`,
+/// `KEYS = [T:seen]` (which routes it to the shard's slot).
+pub async fn run_in_shard(
+    redis: &Redis,
+    cfg: &MatchConfig,
+    shard: usize,
+    script: &fred::types::scripts::Script,
+    args: impl IntoIterator<Item = String>,
+) -> ApiResult<Vec<Value>> {
+    let name = cfg
+        .shards
+        .get(shard)
+        .ok_or_else(|| ApiError::Internal(format!("no shard {shard}")))?;
     let prefix = redis.keys.pool(name);
     let seen = format!("{prefix}:seen");
-    Ok((prefix, seen))
-}
-
-fn text(values: &[Value], i: usize) -> String {
-    values
-        .get(i)
-        .and_then(|v| v.as_string())
-        .unwrap_or_default()
-}
-
-fn int(values: &[Value], i: usize) -> i64 {
-    values.get(i).and_then(Value::as_i64).unwrap_or_default()
+    let mut argv = vec![prefix, redis.keys.events_channel()];
+    argv.extend(args);
+    Ok(redis.run(script, vec![seen], argv).await?)
 }
 
 fn script_error(what: &str, reply: &[Value]) -> ApiError {
@@ -130,15 +125,12 @@ pub async fn pair(
     match_id: i64,
     now: i64,
 ) -> ApiResult<PairOutcome> {
-    let (prefix, seen) = shard_keys(redis, cfg, ticket.shard)?;
     let (lng, lat) = match ticket.location {
         Some(l) => (l.lng.to_string(), l.lat.to_string()),
         None => (String::new(), String::new()),
     };
-    let mut args: Vec<String> = Vec::with_capacity(19 + ticket.excluded.len());
+    let mut args: Vec<String> = Vec::with_capacity(17 + ticket.excluded.len());
     args.extend([
-        prefix,
-        redis.keys.events_channel(),
         ticket.uid.to_string(),
         ticket.gender.as_str().to_owned(),
         ticket.age.to_string(),
@@ -158,25 +150,24 @@ pub async fn pair(
         ticket.balance.to_string(),
     ]);
     args.extend(ticket.excluded.iter().map(i64::to_string));
-    let reply: Vec<Value> = redis
-        .run(&redis.scripts.match_pair, vec![seen], args)
-        .await?;
-    match text(&reply, 0).as_str() {
+    let script = &redis.scripts.match_pair;
+    let reply = run_in_shard(redis, cfg, ticket.shard, script, args).await?;
+    match reply_text(&reply, 0).as_str() {
         "waiting" => Ok(PairOutcome::Waiting),
         "charging" => Ok(PairOutcome::Charging),
         "broke" => Ok(PairOutcome::NotEnoughGems),
         "pending" => Ok(PairOutcome::Pending {
-            match_id: int(&reply, 1),
-            partner_card: text(&reply, 2),
-            deadline_ms: int(&reply, 3),
+            match_id: reply_int(&reply, 1),
+            partner_card: reply_text(&reply, 2),
+            deadline_ms: reply_int(&reply, 3),
         }),
         "paired" => Ok(PairOutcome::Paired {
-            match_id: int(&reply, 1),
-            partner_card: text(&reply, 2),
-            deadline_ms: int(&reply, 3),
-            partner: int(&reply, 4),
-            partner_cost: int(&reply, 5),
-            partner_since_ms: int(&reply, 6),
+            match_id: reply_int(&reply, 1),
+            partner_card: reply_text(&reply, 2),
+            deadline_ms: reply_int(&reply, 3),
+            partner: reply_int(&reply, 4),
+            partner_cost: reply_int(&reply, 5),
+            partner_since_ms: reply_int(&reply, 6),
         }),
         _ => Err(script_error("pair", &reply)),
     }
@@ -190,77 +181,35 @@ pub async fn decide(
     accept: bool,
     now: i64,
 ) -> ApiResult<DecideOutcome> {
-    let shard = super::ids::shard_of(match_id);
-    let Ok((prefix, seen)) = shard_keys(redis, cfg, shard) else {
+    let Some(shard) = shard_of_match(cfg, match_id) else {
         return Ok(DecideOutcome::Missing);
     };
     let decision = if accept { "accept" } else { "reject" };
-    let args = vec![
-        prefix,
-        redis.keys.events_channel(),
+    let args = [
         uid.to_string(),
         match_id.to_string(),
         decision.to_owned(),
         now.to_string(),
     ];
-    let reply: Vec<Value> = redis
-        .run(&redis.scripts.match_decide, vec![seen], args)
-        .await?;
-    match text(&reply, 0).as_str() {
+    let reply = run_in_shard(redis, cfg, shard, &redis.scripts.match_decide, args).await?;
+    match reply_text(&reply, 0).as_str() {
         "missing" => Ok(DecideOutcome::Missing),
         "forbidden" => Ok(DecideOutcome::Forbidden),
         "matched" => Ok(DecideOutcome::Matched),
         "next" => Ok(DecideOutcome::Next),
         "waiting" => Ok(DecideOutcome::Waiting {
-            deadline_ms: int(&reply, 1),
+            deadline_ms: reply_int(&reply, 1),
         }),
         _ => Err(script_error("decide", &reply)),
-    }
-}
-
-/// The call session id of a matched match, `fresh` if it has none yet.
-pub async fn call_session(
-    redis: &Redis,
-    cfg: &MatchConfig,
-    uid: i64,
-    match_id: i64,
-    fresh: &str,
-) -> ApiResult<CallStart> {
-    let Ok((prefix, seen)) = shard_keys(redis, cfg, super::ids::shard_of(match_id)) else {
-        return Ok(CallStart::Missing);
-    };
-    let args = vec![
-        prefix,
-        redis.keys.events_channel(),
-        uid.to_string(),
-        match_id.to_string(),
-        fresh.to_owned(),
-    ];
-    let reply: Vec<Value> = redis
-        .run(&redis.scripts.call_start, vec![seen], args)
-        .await?;
-    match text(&reply, 0).as_str() {
-        "missing" => Ok(CallStart::Missing),
-        "forbidden" => Ok(CallStart::Forbidden),
-        "unmatched" => Ok(CallStart::Unmatched),
-        "call" => Ok(CallStart::Call {
-            session: text(&reply, 1),
-            a: int(&reply, 2),
-            b: int(&reply, 3),
-        }),
-        _ => Err(script_error("call_start", &reply)),
     }
 }
 
 /// Takes the user out of the pool of `shard` and out of any undecided match.
 /// Returns whether they were waiting.
 pub async fn cancel(redis: &Redis, cfg: &MatchConfig, uid: i64, shard: usize) -> ApiResult<bool> {
-    let (prefix, seen) = shard_keys(redis, cfg, shard)?;
-    let args = vec![prefix, redis.keys.events_channel(), uid.to_string()];
-    let reply: Vec<Value> = redis
-        .run(&redis.scripts.match_cancel, vec![seen], args)
-        .await?;
-    Ok(int(&reply, 0) == 1)
+    let script = &redis.scripts.match_cancel;
+    let reply = run_in_shard(redis, cfg, shard, script, [uid.to_string()]).await?;
+    Ok(reply_int(&reply, 0) == 1)
 }
 
 /// Undoes a pair that could not be paid for; `put_back` return to their place in line.
@@ -271,61 +220,42 @@ pub async fn unpair(
     put_back: &[i64],
     now: i64,
 ) -> ApiResult<()> {
-    let (prefix, seen) = shard_keys(redis, cfg, super::ids::shard_of(match_id))?;
-    let mut args = vec![
-        prefix,
-        redis.keys.events_channel(),
-        match_id.to_string(),
-        now.to_string(),
-    ];
+    let shard = super::ids::shard_of(match_id);
+    let mut args = vec![match_id.to_string(), now.to_string()];
     args.extend(put_back.iter().map(i64::to_string));
-    let _: i64 = redis
-        .run(&redis.scripts.match_unpair, vec![seen], args)
-        .await?;
+    run_in_shard(redis, cfg, shard, &redis.scripts.match_unpair, args).await?;
     Ok(())
 }
 
 pub async fn reap(redis: &Redis, cfg: &MatchConfig, shard: usize, now: i64) -> ApiResult<Reaped> {
-    let (prefix, seen) = shard_keys(redis, cfg, shard)?;
-    let args = vec![
-        prefix,
-        redis.keys.events_channel(),
+    let args = [
         now.to_string(),
         (cfg.ghost_timeout_sec * 1000).to_string(),
-        "500".to_owned(),
+        cfg.reap_batch.to_string(),
         REFUND_WINDOW_MS.to_string(),
     ];
-    let reply: Vec<Value> = redis
-        .run(&redis.scripts.match_reap, vec![seen], args)
-        .await?;
+    let reply = run_in_shard(redis, cfg, shard, &redis.scripts.match_reap, args).await?;
     Ok(Reaped {
-        ghosts: int(&reply, 0),
-        expired: int(&reply, 1),
-        waiting: int(&reply, 2),
-        refunds: (3..reply.len()).map(|i| int(&reply, i)).collect(),
+        ghosts: reply_int(&reply, 0),
+        expired: reply_int(&reply, 1),
+        waiting: reply_int(&reply, 2),
+        refunds: (3..reply.len()).map(|i| reply_int(&reply, i)).collect(),
     })
 }
 
 /// Announces a pair whose gems were charged. `false`: the match ended
 /// meanwhile (or was lost with a Redis master), and its gems go back.
 pub async fn confirm(redis: &Redis, cfg: &MatchConfig, match_id: i64, now: i64) -> ApiResult<bool> {
-    let (prefix, seen) = shard_keys(redis, cfg, super::ids::shard_of(match_id))?;
-    let args = vec![
-        prefix,
-        redis.keys.events_channel(),
-        match_id.to_string(),
-        now.to_string(),
-    ];
-    let announced: i64 = redis
-        .run(&redis.scripts.match_confirm, vec![seen], args)
-        .await?;
-    Ok(announced == 1)
+    let shard = super::ids::shard_of(match_id);
+    let args = [match_id.to_string(), now.to_string()];
+    let reply = run_in_shard(redis, cfg, shard, &redis.scripts.match_confirm, args).await?;
+    Ok(reply_int(&reply, 0) == 1)
 }
 
 /// Marks users alive in every shard where they wait (`ZADD XX`: others are untouched).
 pub async fn heartbeat(redis: &Redis, cfg: &MatchConfig, uids: &[i64], now: i64) -> ApiResult<()> {
-    for shard in 0..cfg.shards.len() {
-        let (_, seen) = shard_keys(redis, cfg, shard)?;
+    for name in &cfg.shards {
+        let seen = format!("{}:seen", redis.keys.pool(name));
         for chunk in uids.chunks(1000) {
             let members: Vec<(f64, i64)> = chunk.iter().map(|uid| (now as f64, *uid)).collect();
             let _: i64 = redis

@@ -1,5 +1,5 @@
-//! HTTP handlers of matching: they read the request, call `engine`, charge
-//! gems, and wait on the hub for what other users do.
+//! The matching endpoints: settings, random (a long poll; the pairing itself
+//! is `service::search`), decisions (which wait for the partner), cancel.
 
 use std::time::{Duration, Instant};
 
@@ -9,40 +9,34 @@ use warp::reply::Response;
 
 use super::engine::{self, DecideOutcome};
 use super::model::{
-    Decision, DecisionRequest, Location, MatchFound, RandomQuery, Settings, SettingsRequest,
-    StatusResponse,
+    Decision, DecisionRequest, Location, RandomQuery, Settings, SettingsRequest, StatusResponse,
 };
 use super::service::{self, Search, shard_index};
 use super::store;
-use crate::auth::AuthUser;
-use crate::auth::account::MessageResponse;
 use crate::error::{ApiError, ApiResult};
 use crate::http::body::Body;
-use crate::http::{json_response, json_text, ok};
+use crate::http::{MessageResponse, json_response, json_text, message, ok};
+use crate::messages;
+use crate::realtime::protocol::{Event, MATCH_DECIDED, MATCH_FOUND, MatchFound};
+use crate::session::AuthUser;
 use crate::state::AppState;
 
-#[utoipa::path(get, path = "/api/match/settings/", tag = "matching",
+#[utoipa::path(get, path = "/api/match/settings/", tag = "matching", operation_id = "get_match_settings",
     security(("bearer" = [])),
     responses((status = 200, body = Settings), (status = 401, body = crate::error::ErrorBody)))]
-pub async fn get_settings(state: AppState, auth: ApiResult<AuthUser>) -> ApiResult<Response> {
-    let me = auth?;
+pub async fn get_settings(state: AppState, me: AuthUser) -> ApiResult<Response> {
     let cfg = &state.cfg;
     ok(&store::settings(&state.db, me.id, cfg.min_age, &cfg.matching.shards[0]).await?)
 }
 
-#[utoipa::path(post, path = "/api/match/settings/", tag = "matching",
+#[utoipa::path(post, path = "/api/match/settings/", tag = "matching", operation_id = "save_match_settings",
     security(("bearer" = [])),
     request_body = SettingsRequest,
     responses(
         (status = 200, body = MessageResponse),
         (status = 401, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ValidationErrorBody)))]
-pub async fn save_settings(
-    state: AppState,
-    auth: ApiResult<AuthUser>,
-    body: Body,
-) -> ApiResult<Response> {
-    let me = auth?;
+pub async fn save_settings(state: AppState, me: AuthUser, body: Body) -> ApiResult<Response> {
     let req: SettingsRequest = body.json().await?;
     let cfg = &state.cfg;
     let current = store::settings(&state.db, me.id, cfg.min_age, &cfg.matching.shards[0]).await?;
@@ -60,40 +54,36 @@ pub async fn save_settings(
         )
         .await?;
     }
-    ok(&MessageResponse {
-        message: "매칭 조건이 저장되었습니다.",
-    })
+    message(messages::SETTINGS_SAVED)
 }
 
 fn found(match_id: i64, partner_card: String, remaining_ms: i64) -> ApiResult<Response> {
     let card = RawValue::from_string(partner_card)
         .map_err(|e| ApiError::Internal(format!("card: {e}")))?;
-    ok(&MatchFound {
-        kind: "match_found",
+    ok(&Event::MatchFound(MatchFound {
         match_id,
         show_time_sec: (remaining_ms.max(0) + 999) / 1000,
         matched_user: &card,
-    })
+    }))
 }
 
-#[utoipa::path(get, path = "/api/match/random/", tag = "matching",
+#[utoipa::path(get, path = "/api/match/random/", tag = "matching", operation_id = "random_match",
     security(("bearer" = [])),
     params(
         ("wait" = Option<u64>, Query, description = "Seconds to wait for a partner (default 25, max 60)"),
         ("lat" = Option<f64>, Query, description = "Where the user is now (with lng)"),
         ("lng" = Option<f64>, Query)),
     responses(
-        (status = 200, body = MatchFound, description = "A partner: decide within show_time_sec"),
+        (status = 200, body = MatchFound, description = "A partner: decide within show_time_sec (`type`: `match_found`)"),
         (status = 202, body = StatusResponse, description = "Nobody yet; still in the pool"),
         (status = 401, body = crate::error::ErrorBody),
         (status = 402, body = crate::error::NotEnoughGemsBody),
         (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn random(
     state: AppState,
-    auth: ApiResult<AuthUser>,
+    me: AuthUser,
     query: ApiResult<RandomQuery>,
 ) -> ApiResult<Response> {
-    let me = auth?;
     let query = query?;
     let cfg = &state.cfg.matching;
     let wait = query.wait.unwrap_or(cfg.wait_default_sec);
@@ -126,7 +116,7 @@ pub async fn random(
         Search::Waiting => {}
     }
     let deadline = Instant::now() + Duration::from_secs(wait);
-    match events.wait_for(deadline, |e| e.kind == "match_found").await {
+    match events.wait_for(deadline, |e| e.kind == MATCH_FOUND).await {
         Some(event) => Ok(json_text(StatusCode::OK, event.json.to_string())),
         None => Ok(json_response(
             StatusCode::ACCEPTED,
@@ -135,7 +125,7 @@ pub async fn random(
     }
 }
 
-#[utoipa::path(post, path = "/api/match/decision/", tag = "matching",
+#[utoipa::path(post, path = "/api/match/decision/", tag = "matching", operation_id = "decide_match",
     security(("bearer" = [])),
     request_body = DecisionRequest,
     responses(
@@ -144,12 +134,7 @@ pub async fn random(
         (status = 403, body = crate::error::ErrorBody, description = "Not one of the match's users"),
         (status = 404, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ValidationErrorBody)))]
-pub async fn decision(
-    state: AppState,
-    auth: ApiResult<AuthUser>,
-    body: Body,
-) -> ApiResult<Response> {
-    let me = auth?;
+pub async fn decision(state: AppState, me: AuthUser, body: Body) -> ApiResult<Response> {
     let req: DecisionRequest = body.json().await?;
     let cfg = &state.cfg.matching;
     let accept = matches!(req.decision, Decision::Accept);
@@ -164,7 +149,7 @@ pub async fn decision(
             let left = Duration::from_millis((deadline_ms - now).max(0) as u64);
             let heard = events
                 .wait_for(Instant::now() + left, |e| {
-                    e.kind == "match_decided" && e.match_id == Some(req.match_id)
+                    e.kind == MATCH_DECIDED && e.match_id == Some(req.match_id)
                 })
                 .await;
             match heard.as_ref().and_then(|e| e.status.as_deref()) {
@@ -185,16 +170,13 @@ pub async fn decision(
     ok(&StatusResponse { status })
 }
 
-#[utoipa::path(post, path = "/api/match/cancel/", tag = "matching",
+#[utoipa::path(post, path = "/api/match/cancel/", tag = "matching", operation_id = "cancel_matching",
     security(("bearer" = [])),
     responses((status = 200, body = MessageResponse), (status = 401, body = crate::error::ErrorBody)))]
-pub async fn cancel(state: AppState, auth: ApiResult<AuthUser>) -> ApiResult<Response> {
-    let me = auth?;
+pub async fn cancel(state: AppState, me: AuthUser) -> ApiResult<Response> {
     let cfg = &state.cfg.matching;
     for shard in 0..cfg.shards.len() {
         engine::cancel(&state.redis, cfg, me.id, shard).await?;
     }
-    ok(&MessageResponse {
-        message: "매칭 상태가 해제되었습니다.",
-    })
+    message(messages::MATCHING_CANCELLED)
 }

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::validate::{Gender, MAX_AGE};
 use crate::error::{ApiError, ApiResult};
+use crate::users::model::{Gender, MAX_AGE};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -28,14 +28,6 @@ impl Preferred {
             "female" => Some(Preferred::Female),
             "all" => Some(Preferred::All),
             _ => None,
-        }
-    }
-
-    pub fn accepts(self, gender: Gender) -> bool {
-        match self {
-            Preferred::All => true,
-            Preferred::Male => gender == Gender::Male,
-            Preferred::Female => gender == Gender::Female,
         }
     }
 }
@@ -163,19 +155,6 @@ pub struct MatchedUser {
     pub rating: f64,
 }
 
-/// `GET /api/match/random/` when a partner was found (and the `match_found` event).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct MatchFound<'a> {
-    #[serde(rename = "type")]
-    #[schema(value_type = String, example = "match_found")]
-    pub kind: &'static str,
-    pub match_id: i64,
-    /// Seconds left to decide.
-    pub show_time_sec: i64,
-    #[schema(value_type = MatchedUser)]
-    pub matched_user: &'a serde_json::value::RawValue,
-}
-
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RandomQuery {
     /// Seconds to wait for a partner (default 25, max 60); 0 answers at once.
@@ -267,12 +246,5 @@ mod tests {
             with.apply(req(serde_json::json!({"radius_km": 20001})), 18, &shards())
                 .is_err()
         );
-    }
-
-    #[test]
-    fn preferences_accept_genders() {
-        assert!(Preferred::All.accepts(Gender::Male));
-        assert!(Preferred::Female.accepts(Gender::Female));
-        assert!(!Preferred::Female.accepts(Gender::Male));
     }
 }

@@ -9,11 +9,11 @@
 use super::engine::{self, PairOutcome, Ticket};
 use super::model::{Location, MatchedUser, Preferred};
 use super::store::Candidate;
-use crate::auth::validate::Gender;
 use crate::error::{ApiError, ApiResult};
 use crate::gems::ledger::{self, ChargeError};
 use crate::media;
 use crate::state::AppState;
+use crate::users::model::Gender;
 
 /// Pairing attempts of one request: partners who cannot pay leave, and the search goes on.
 const MAX_ATTEMPTS: usize = 5;
@@ -36,11 +36,7 @@ pub fn ticket(state: &AppState, user: &Candidate, here: Option<Location>) -> Api
     let location = here.or(settings.location);
     let card = MatchedUser {
         id: user.id,
-        username: user
-            .username
-            .clone()
-            .or_else(|| user.nickname.clone())
-            .unwrap_or_default(),
+        username: user.shown_username.clone(),
         age,
         gender,
         profile_image: user.profile_image.as_deref().map(|k| media::url(state, k)),

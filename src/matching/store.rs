@@ -75,8 +75,8 @@ pub async fn save_settings(db: &PgPool, uid: i64, s: &Settings) -> Result<(), sq
 #[derive(sqlx::FromRow)]
 pub struct Candidate {
     pub id: i64,
-    pub username: Option<String>,
-    pub nickname: Option<String>,
+    /// The name the matching document shows (`users::model`).
+    pub shown_username: String,
     pub age: Option<i32>,
     pub gender: Option<String>,
     pub profile_image: Option<String>,
@@ -112,12 +112,11 @@ impl Candidate {
 
 pub async fn candidate(db: &PgPool, uid: i64) -> Result<Option<Candidate>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT u.id, u.username, u.nickname, u.age, u.gender, u.profile_image, u.gems,
+        "SELECT u.id, u.shown_username, u.age, u.gender, u.profile_image, u.gems,
                 COALESCE((SELECT round(avg(r.rating), 2)::float8 FROM ratings r WHERE r.rated_id = u.id), 0)
                     AS rating,
                 s.preferred_gender, s.age_min, s.age_max, s.radius_km, s.lat, s.lng, s.region,
-                ARRAY(SELECT blocked_id FROM blocks WHERE blocker_id = u.id
-                      UNION SELECT blocker_id FROM blocks WHERE blocked_id = u.id) AS excluded
+                ARRAY(SELECT blocked_with(u.id)) AS excluded
          FROM users u LEFT JOIN match_settings s ON s.user_id = u.id
          WHERE u.id = $1",
     )

@@ -11,7 +11,8 @@ use crate::tasks::every;
 
 pub fn spawn(state: AppState, stop: watch::Receiver<bool>) {
     let s = state.clone();
-    every(Duration::from_millis(500), stop.clone(), move || {
+    let housekeeping_every = Duration::from_millis(state.cfg.matching.reap_interval_ms.max(50));
+    every(housekeeping_every, stop.clone(), move || {
         housekeeping(s.clone())
     });
     // every third of the ghost timeout, users with an open long poll, WebSocket

@@ -9,16 +9,9 @@ use bytes::Bytes;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
+use crate::config::MediaConfig;
 use crate::error::{ApiError, ApiResult};
 use crate::heavy::HeavyJobs;
-
-pub const MAX_IMAGE_BYTES: u64 = 5 * 1024 * 1024;
-/// Largest image accepted, in pixels (SPEC: 40 megapixels).
-pub const MAX_PIXELS: u64 = 40_000_000;
-/// Longest side kept; larger images are scaled down.
-const MAX_SIDE: u32 = 1024;
-/// Most memory one decode may take: 40 MP of 8-bit RGBA.
-const MAX_DECODE_BYTES: u64 = MAX_PIXELS * 4;
 
 pub struct CleanImage {
     pub data: Bytes,
@@ -26,11 +19,16 @@ pub struct CleanImage {
 }
 
 /// Checks and re-encodes an upload, as a heavy job.
-pub async fn clean(heavy: &HeavyJobs, upload: Bytes) -> ApiResult<CleanImage> {
-    heavy.run(move || reencode(&upload)).await?
+pub async fn clean(heavy: &HeavyJobs, cfg: &MediaConfig, upload: Bytes) -> ApiResult<CleanImage> {
+    let (max_pixels, max_side) = (cfg.image_max_pixels, cfg.image_max_side);
+    heavy
+        .run(move || reencode(&upload, max_pixels, max_side))
+        .await?
 }
 
-fn reencode(data: &[u8]) -> ApiResult<CleanImage> {
+fn reencode(data: &[u8], max_pixels: u64, max_side: u32) -> ApiResult<CleanImage> {
+    // the most memory one decode may take: the largest image, as 8-bit RGBA
+    let max_decode_bytes = max_pixels * 4;
     let invalid = || ApiError::validation("profile_image: must be a JPEG, PNG or WebP image");
     let (format, extension) = match image::guess_format(data).map_err(|_| invalid())? {
         ImageFormat::Jpeg => (ImageFormat::Jpeg, "jpg"),
@@ -40,24 +38,27 @@ fn reencode(data: &[u8]) -> ApiResult<CleanImage> {
     };
     let mut reader = ImageReader::with_format(Cursor::new(data), format);
     let mut limits = Limits::default();
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    limits.max_alloc = Some(max_decode_bytes);
     reader.limits(limits);
     // the header alone tells the size: a decompression bomb is refused unread
     let mut decoder = reader.into_decoder().map_err(|_| invalid())?;
     let (width, height) = decoder.dimensions();
-    if u64::from(width) * u64::from(height) > MAX_PIXELS {
-        return Err(ApiError::validation("profile_image: at most 40 megapixels"));
+    let megapixels = max_pixels / 1_000_000;
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(ApiError::validation(format!(
+            "profile_image: at most {megapixels} megapixels"
+        )));
     }
-    if decoder.total_bytes() > MAX_DECODE_BYTES {
-        return Err(ApiError::validation(
-            "profile_image: at most 40 megapixels of 8-bit color",
-        ));
+    if decoder.total_bytes() > max_decode_bytes {
+        return Err(ApiError::validation(format!(
+            "profile_image: at most {megapixels} megapixels of 8-bit color"
+        )));
     }
     // an unreadable EXIF block is no reason to refuse the picture
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(|_| invalid())?;
-    if img.width() > MAX_SIDE || img.height() > MAX_SIDE {
-        img = img.resize(MAX_SIDE, MAX_SIDE, image::imageops::FilterType::Triangle);
+    if img.width() > max_side || img.height() > max_side {
+        img = img.resize(max_side, max_side, image::imageops::FilterType::Triangle);
     }
     // phones store portraits sideways with an EXIF note; the note is dropped below
     img.apply_orientation(orientation);

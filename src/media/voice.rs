@@ -17,9 +17,6 @@ use symphonia::core::probe::Hint;
 use crate::error::{ApiError, ApiResult};
 use crate::heavy::HeavyJobs;
 
-pub const MAX_VOICE_BYTES: u64 = 10 * 1024 * 1024;
-pub const MAX_DURATION_MS: i64 = 60_000;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VoiceFormat {
     Aac,
@@ -102,12 +99,12 @@ pub struct Voice {
 
 const NOT_AUDIO: &str = "voice_file: must be AAC, M4A, MP3, Ogg, WAV or WebM audio";
 
-/// Checks an upload; the probe is a heavy job.
-pub async fn check(heavy: &HeavyJobs, data: Bytes) -> ApiResult<Voice> {
-    heavy.run(move || probe(data)).await?
+/// Checks an upload (at most `max_ms` long); the probe is a heavy job.
+pub async fn check(heavy: &HeavyJobs, max_ms: i64, data: Bytes) -> ApiResult<Voice> {
+    heavy.run(move || probe(data, max_ms)).await?
 }
 
-fn probe(data: Bytes) -> ApiResult<Voice> {
+fn probe(data: Bytes, max_ms: i64) -> ApiResult<Voice> {
     let format = VoiceFormat::sniff(&data).ok_or_else(|| ApiError::validation(NOT_AUDIO))?;
     let mut hint = Hint::new();
     hint.with_extension(format.extension());
@@ -134,8 +131,11 @@ fn probe(data: Bytes) -> ApiResult<Voice> {
         Some(ms) => Some(ms),
         None => packet_duration(reader.as_mut(), track_id, params.time_base),
     };
-    if duration_ms.is_some_and(|ms| ms > MAX_DURATION_MS) {
-        return Err(ApiError::validation("voice_file: at most 60 seconds"));
+    if duration_ms.is_some_and(|ms| ms > max_ms) {
+        return Err(ApiError::validation(format!(
+            "voice_file: at most {} seconds",
+            max_ms / 1000
+        )));
     }
     Ok(Voice {
         format,

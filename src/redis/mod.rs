@@ -5,7 +5,6 @@ pub mod scripts;
 
 use fred::prelude::*;
 use fred::types::{MultipleKeys, MultipleValues};
-use secrecy::ExposeSecret;
 
 pub use keys::Keys;
 pub use scripts::Scripts;
@@ -60,4 +59,14 @@ impl Redis {
             .evalsha_with_reload(self.pool.next(), keys, args)
             .await
     }
+}
+
+/// The text at `i` of a script's reply ('' when missing).
+pub fn reply_text(reply: &[Value], i: usize) -> String {
+    reply.get(i).and_then(|v| v.as_string()).unwrap_or_default()
+}
+
+/// The integer at `i` of a script's reply (0 when missing).
+pub fn reply_int(reply: &[Value], i: usize) -> i64 {
+    reply.get(i).and_then(Value::as_i64).unwrap_or_default()
 }

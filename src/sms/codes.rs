@@ -12,12 +12,10 @@ use secrecy::ExposeSecret;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::error::{ApiError, ApiResult, TOO_MANY_REQUESTS};
-use crate::ratelimit;
+use crate::error::{ApiError, ApiResult};
+use crate::messages;
+use crate::ratelimit::{self, HOUR};
 use crate::state::AppState;
-
-pub const MAX_ATTEMPTS: i64 = 5;
-pub const DAILY_LIMIT_REACHED: &str = "일일 인증 코드 발송 한도를 초과했습니다.";
 
 /// A code that was stored and sent.
 pub struct Issued {
@@ -67,9 +65,9 @@ pub async fn issue(state: &AppState, phone: &str, ip: IpAddr) -> ApiResult<Issue
         &state.redis,
         ratelimit::Limit {
             key: state.redis.keys.rate("sms_ip", &ip.to_string()),
-            window_sec: 3600,
+            window_sec: HOUR,
             max: cfg.sms_ip_limit,
-            message: TOO_MANY_REQUESTS,
+            text: messages::SMS_LIMITED,
         },
     )
     .await?;
@@ -92,15 +90,15 @@ pub async fn issue(state: &AppState, phone: &str, ip: IpAddr) -> ApiResult<Issue
             ],
         )
         .await?;
-    let message = match status {
+    let refused = match status {
         0 => None,
-        1 => Some(TOO_MANY_REQUESTS),
-        _ => Some(DAILY_LIMIT_REACHED),
+        1 => Some(messages::SMS_LIMITED),
+        _ => Some(messages::SMS_DAILY_LIMIT),
     };
-    if let Some(message) = message {
+    if let Some(text) = refused {
         ip_unit.give_back(&state.redis).await?;
         return Err(ApiError::RateLimited {
-            message,
+            text,
             wait_seconds: value.max(1) as u64,
         });
     }
@@ -129,7 +127,7 @@ pub async fn verify(state: &AppState, phone: &str, code: &str) -> ApiResult<Atte
         .run(
             &state.redis.scripts.sms_claim_attempt,
             vec![keys.code.clone()],
-            vec![MAX_ATTEMPTS],
+            vec![state.cfg.sms_max_attempts],
         )
         .await?;
     let int = |i: usize| claim.get(i).and_then(Value::as_i64).unwrap_or(0);

@@ -1,5 +1,13 @@
 //! Korean mobile numbers, normalised to `01Xxxxxxxxx`.
 
+use crate::error::{ApiError, ApiResult};
+use crate::messages;
+
+/// A phone number from a request, normalised, or the document's 422.
+pub fn parse_phone(raw: &str) -> ApiResult<String> {
+    normalize(raw).ok_or_else(|| ApiError::validation(messages::INVALID_PHONE.documents))
+}
+
 /// `010-1234-5678`, `010 1234 5678`, `+82 10 1234 5678`, `+82-010-...`
 /// all become `01012345678`; anything else is `None`.
 pub fn normalize(raw: &str) -> Option<String> {

@@ -1,6 +1,9 @@
-//! Users: the `users` table (`store`) and the profile endpoints (`profile`).
+//! Users: the `users` table (`store`), the shapes other domains show of a
+//! user (`model`), and the profile endpoints.
 
-pub mod profile;
+pub mod handlers;
+pub mod model;
+pub mod routes;
 pub mod store;
 
-pub use profile::routes;
+pub use routes::routes;

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use super::model::UserSummary;
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct User {
     pub id: i64,
@@ -16,31 +18,17 @@ pub struct User {
     pub gems: i64,
     pub created_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
-}
-
-impl User {
-    /// The name shown where a document asks for `nickname`: the nickname, else the username.
-    pub fn display_nickname(&self) -> String {
-        self.nickname
-            .clone()
-            .or_else(|| self.username.clone())
-            .unwrap_or_default()
-    }
-
-    /// The name shown where a document asks for `username`: the username, else the nickname.
-    pub fn display_username(&self) -> String {
-        self.username
-            .clone()
-            .or_else(|| self.nickname.clone())
-            .unwrap_or_default()
-    }
+    /// Where a document asks for `nickname` (users::model says which name).
+    pub shown_nickname: String,
+    /// Where a document asks for `username`.
+    pub shown_username: String,
 }
 
 /// The columns of `User`, as a literal so that queries stay static strings.
 macro_rules! user_columns {
     () => {
         "id, username, phone_number, nickname, password_hash, age, gender, \
-         profile_image, gems, created_at, last_login_at"
+         profile_image, gems, created_at, last_login_at, shown_nickname, shown_username"
     };
 }
 
@@ -53,10 +41,6 @@ pub struct NewUser<'a> {
     pub gender: Option<&'a str>,
     pub profile_image: Option<&'a str>,
 }
-
-/// Unique index names, as Postgres reports them on a violation.
-pub const USERNAME_TAKEN: &str = "users_username_key";
-pub const PHONE_TAKEN: &str = "users_phone_number_key";
 
 pub async fn insert(db: &PgPool, new: &NewUser<'_>) -> Result<User, sqlx::Error> {
     sqlx::query_as(concat!(
@@ -139,4 +123,12 @@ pub async fn update_profile(
     .bind(profile_image)
     .fetch_one(db)
     .await
+}
+
+/// How others see a user next to what they posted.
+pub async fn summary(db: &PgPool, id: i64) -> Result<UserSummary, sqlx::Error> {
+    sqlx::query_as("SELECT id, shown_nickname AS nickname, gender FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(db)
+        .await
 }

@@ -265,8 +265,8 @@ async fn past_the_queue_heavy_work_is_refused_with_503_and_retry_after() {
 /// The pool ticket of a member who asks for `preferred` (costing `cost` gems),
 /// as a node builds it.
 fn ticket(m: &Member, gender: &str, age: i32, preferred: &str, cost: i64) -> Ticket {
-    use voxmatch::auth::validate::Gender;
     use voxmatch::matching::model::Preferred;
+    use voxmatch::users::model::Gender;
     Ticket {
         uid: m.id,
         shard: 0,

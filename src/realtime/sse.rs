@@ -1,0 +1,50 @@
+//! `GET /api/events`: server-sent events, the same JSON events as `/ws`,
+//! with `event:` set to their type. The stream ends when its session is
+//! revoked or its token expires; the client reconnects with a fresh token.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use warp::reply::{Reply, Response};
+
+use super::expiry_instant;
+use super::protocol::SESSION_REVOKED;
+use crate::session::AuthUser;
+use crate::state::AppState;
+
+#[utoipa::path(get, path = "/api/events", tag = "realtime", operation_id = "events",
+    description = "Server-sent events: the same JSON events as /ws, with `event:` set to their type.",
+    params(("token" = Option<String>, Query, description = "The access token, for clients that cannot set headers")),
+    responses(
+        (status = 200, description = "text/event-stream"),
+        (status = 401, body = crate::error::ErrorBody)))]
+pub fn events(state: AppState, user: AuthUser) -> Response {
+    let subscription = state.hub.subscribe(user.id);
+    // the stream ends when the token expires or its session is revoked;
+    // the client reconnects with a fresh token
+    let expiry = expiry_instant(user.expires_at);
+    let stream = futures_util::stream::unfold(subscription, move |mut sub| {
+        let session = user.session.clone();
+        async move {
+            loop {
+                let event = tokio::time::timeout_at(expiry, sub.recv()).await.ok()??;
+                if event.kind == SESSION_REVOKED {
+                    if event.session.as_deref() == Some(session.as_str()) {
+                        return None;
+                    }
+                    continue;
+                }
+                let sse = warp::sse::Event::default()
+                    .event(event.kind.clone())
+                    .data(event.json.as_ref());
+                return Some((Ok::<_, Infallible>(sse), sub));
+            }
+        }
+    });
+    warp::sse::reply(
+        warp::sse::keep_alive()
+            .interval(Duration::from_secs(15))
+            .stream(stream),
+    )
+    .into_response()
+}
