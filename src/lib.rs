@@ -1,23 +1,48 @@
 //! voxmatch: the backend of a voice-social app, serving two API documents
 //! (`shared/seeds/`) under the contract of `shared/SPEC.md`.
 //!
-//! A tour for newcomers:
-//! - `startup` builds everything from a `config::Config` and serves; `main`
-//!   only reads the config and calls it.
-//! - `http` holds the shared filters (state, auth, bodies, client address)
-//!   and the one `recover`; `error::ApiError` is the one error type and the
-//!   only place that picks status codes and error bodies.
-//! - Domains, each with its own router: `auth` (accounts, tokens, sessions),
-//!   `sms` (phone verification), `users` (the users table, profile),
-//!   `media` (uploads: storage seam, image cleaning), `matching` (settings,
-//!   the pool, decisions; see docs/matching.md), `gems` (balance, ledger),
-//!   `calls` (call sessions, WebRTC signaling, ICE servers), `history` (recent
-//!   calls, ratings), `broadcasts`, `conversations` and `moderation` (the
-//!   Talk document: voice broadcasts, 1:1 voice messages, block/report), `realtime` (the cross-node event hub, WebSocket, SSE), `ops` (health,
-//!   readiness, metrics, OpenAPI).
-//! - `redis` names every key (`redis::keys`) and loads every Lua script of
-//!   `lua/` (`redis::scripts`); `ratelimit` is the fixed-window limiter on top.
-//! - Postgres schema: `migrations/`, applied at start.
+//! # A tour
+//!
+//! - `main` reads the config and calls `startup`, which builds the pools,
+//!   runs migrations, loads the Lua scripts, composes one router per domain
+//!   and serves.
+//! - Every domain folder has the same parts, so a route's code is found from
+//!   its path: `routes.rs` (the warp filters of `/api/<domain>/...`),
+//!   `handlers.rs` (one function per endpoint), `model.rs` (the contract's
+//!   shapes), `store.rs` (SQL and Redis). Domains: `auth`, `sms`, `users`,
+//!   `matching` (+ `engine`: the Lua pool, `service`: pairing and paying as
+//!   one unit, `ids`, `tasks`), `gems` (+ `ledger`, `payments`), `calls`
+//!   (+ `ice`, `tasks`), `history`, `broadcasts`, `conversations`,
+//!   `moderation`, `media` (+ `storage`, `images`, `voice`, `uploads`),
+//!   `realtime` (`hub`, `protocol`, `ws`, `sse`), `ops` (health, metrics,
+//!   OpenAPI).
+//! - A route is `path.and(method).and(http::signed_in(&state))` (or
+//!   `http::public`) and runs its handler with `http::detached`: the caller
+//!   is extracted (401 before any handler), and a client that hangs up
+//!   cannot stop a write half-way.
+//!
+//! # Layers: what may import what
+//!
+//! ```text
+//!  main, startup ──> <domain>::routes ──> <domain>::handlers ──> <domain>::{service, engine}
+//!                                                 │                          │
+//!                                                 └──────> <domain>::{model, store}, other
+//!                                                          domains' model/store only
+//!  ─────────────────────────────────────────────────────────────────────────────────────
+//!  http (filters, body, reply), state              (the floor every handler stands on)
+//!  ─────────────────────────────────────────────────────────────────────────────────────
+//!  ground floor: error, messages, config, session, redis (keys, scripts), ratelimit,
+//!  heavy, tasks, telemetry, realtime::hub + protocol, users::model
+//! ```
+//!
+//! A file imports only files on its own floor or below; the ground floor
+//! imports nothing above it. When two domains need the same shape it moves
+//! down a floor (`users::model`, `media::uploads`), never sideways into
+//! another domain's handlers. `shared/tools/import_cycles.py src 450` checks
+//! that no import cycle exists.
+//!
+//! Postgres schema: `migrations/`, applied at start. Redis keys:
+//! `redis::keys`. Lua scripts: `lua/`, one per multi-step change.
 
 pub mod auth;
 pub mod broadcasts;

@@ -18,7 +18,7 @@ use crate::http::{MessageResponse, created, message, ok};
 use crate::media::uploads;
 use crate::messages;
 use crate::session::AuthUser;
-use crate::sms::{codes, phone::parse_phone};
+use crate::sms::{phone::parse_phone, store as verification};
 use crate::state::AppState;
 use crate::users::store as users;
 
@@ -184,7 +184,7 @@ pub async fn register(state: AppState, ip: IpAddr, body: Body) -> ApiResult<Resp
     if users::by_phone(&state.db, &phone).await?.is_some() {
         return Err(ApiError::phone_taken());
     }
-    if !codes::is_verified(&state, &phone).await? {
+    if !verification::is_verified(&state, &phone).await? {
         return Err(ApiError::Document {
             status: warp::http::StatusCode::FORBIDDEN,
             text: messages::PHONE_NOT_VERIFIED,
@@ -207,7 +207,7 @@ pub async fn register(state: AppState, ip: IpAddr, body: Body) -> ApiResult<Resp
         profile_image: None,
     };
     let user = users::insert(&state.db, &new).await?;
-    codes::consume_verification(&state, &phone).await?;
+    verification::consume_verification(&state, &phone).await?;
     let tokens = state.tokens.start_session(&state.redis, user.id).await?;
     created(&RegisterResponse {
         token: tokens.access.clone(),

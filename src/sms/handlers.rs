@@ -7,9 +7,9 @@ use serde_json::json;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::codes::{self, Attempt};
 use super::model::{PhoneRequest, VerifyRequest};
 use super::phone::parse_phone;
+use super::store::{self, Attempt};
 use crate::error::{ApiError, ApiResult};
 use crate::http::body::Body;
 use crate::http::ok;
@@ -42,7 +42,7 @@ pub async fn resend_code(state: AppState, ip: IpAddr, body: Body) -> ApiResult<R
 async fn send_code(state: AppState, ip: IpAddr, body: Body, message: Text) -> ApiResult<Response> {
     let req: PhoneRequest = body.json().await?;
     let phone = parse_phone(&req.phone_number)?;
-    let issued = codes::issue(&state, &phone, ip).await?;
+    let issued = store::issue(&state, &phone, ip).await?;
     let development = !state.cfg.is_production();
     let mut body = json!({
         "message": message,
@@ -70,7 +70,7 @@ pub async fn verify_code(state: AppState, body: Body) -> ApiResult<Response> {
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::validation("code: must be 6 digits"));
     }
-    match codes::verify(&state, &phone, code).await? {
+    match store::verify(&state, &phone, code).await? {
         Attempt::Verified { at } => {
             let user = users::by_phone(&state.db, &phone).await?;
             ok(&json!({
