@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
-use crate::realtime::hub;
+use crate::realtime::bus;
 use crate::realtime::protocol::{SESSION_REVOKED, SessionRevoked};
 use crate::redis::Redis;
 
@@ -205,6 +205,6 @@ async fn revoked(redis: &Redis, uid: i64, session: &str) -> ApiResult<()> {
         kind: SESSION_REVOKED,
         session,
     };
-    hub::publish(redis, &[uid], &event.to_json()).await?;
+    bus::notify(redis, &[uid], &event.to_json()).await?;
     Ok(())
 }

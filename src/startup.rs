@@ -19,7 +19,7 @@ use crate::heavy::HeavyJobs;
 use crate::matching::ids::MatchIds;
 use crate::media::storage::DiskStorage;
 use crate::ops::metrics::Metrics;
-use crate::realtime::hub::{self, Hub};
+use crate::realtime::bus;
 use crate::redis::Redis;
 use crate::session::Tokens;
 use crate::sms::provider::{HttpSms, LogOnlySms, SmsSender};
@@ -80,9 +80,6 @@ impl Application {
         let db = connect_postgres(&cfg).await?;
         sqlx::migrate!("./migrations").run(&db).await?;
         let redis = Redis::connect(&cfg).await?;
-        let hub = Arc::new(Hub::default());
-        let redis_config = fred::types::config::Config::from_url(cfg.redis_url.expose_secret())?;
-        let bus = hub::listen(redis_config, redis.keys.events_channel(), hub.clone()).await?;
         let sms: Arc<dyn SmsSender> = match &cfg.sms_provider_url {
             Some(url) => Arc::new(HttpSms::new(url.clone(), cfg.sms_provider_key.clone())),
             None => Arc::new(LogOnlySms),
@@ -96,6 +93,9 @@ impl Application {
             None => Arc::new(TestTokens),
         };
         let (openapi, route_patterns) = ops::openapi::document();
+        let metrics = Metrics::new(route_patterns);
+        let redis_config = fred::types::config::Config::from_url(cfg.redis_url.expose_secret())?;
+        let hub = bus::start(redis_config, redis.clone(), metrics.bus.clone()).await?;
         let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
             .await
             .map_err(|e| StartupError::Bind(cfg.bind_addr, e))?;
@@ -110,10 +110,9 @@ impl Application {
             public_url,
             tokens: Tokens::new(&cfg),
             storage: Arc::new(DiskStorage::new(cfg.media_dir.clone())),
-            metrics: Metrics::new(route_patterns),
+            metrics,
             hub,
             match_ids: MatchIds::default(),
-            bus,
             stopping: tokio::sync::watch::channel(false).0,
             sms,
             payments,
@@ -155,7 +154,7 @@ impl Application {
             .graceful(stop)
             .run()
             .await;
-        let _ = fred::prelude::ClientLike::quit(&self.state.bus).await;
+        self.state.hub.bus().stop().await;
         tracing::info!("stopped");
     }
 }

@@ -32,8 +32,6 @@ pub struct App {
     pub metrics: Metrics,
     pub hub: Arc<Hub>,
     pub match_ids: MatchIds,
-    /// The subscription that feeds `hub` from the other nodes.
-    pub bus: fred::clients::SubscriberClient,
     /// Set when the server stops: background tasks end.
     pub stopping: tokio::sync::watch::Sender<bool>,
 }

@@ -7,17 +7,17 @@ local uid, mid = ARGV[3], ARGV[4]
 local key = k('m', mid)
 local m = redis.call('HMGET', key, 'a', 'b', 'status', 'call')
 if not m[1] then
-  return {'missing'}
+  return reply({'missing'})
 end
 if m[1] ~= uid and m[2] ~= uid then
-  return {'forbidden'}
+  return reply({'forbidden'})
 end
 if m[3] ~= 'matched' then
-  return {'unmatched', m[3]}
+  return reply({'unmatched', m[3]})
 end
 local sid = m[4]
 if not sid then
   sid = ARGV[5]
   redis.call('HSET', key, 'call', sid)
 end
-return {'call', sid, m[1], m[2]}
+return reply({'call', sid, m[1], m[2]})

@@ -14,4 +14,4 @@ if mid then
   end
   redis.call('DEL', k('um', uid))
 end
-return {waiting and 1 or 0, ended}
+return reply({waiting and 1 or 0, ended})

@@ -1,17 +1,17 @@
 -- A pair's gems were charged: the match is announced to both users (match_found).
 -- KEYS[1] T:seen
 -- ARGV[1] T, ARGV[2] events channel, ARGV[3] match id, ARGV[4] now (ms)
--- Returns 1 announced | 0 the match ended meanwhile (deadline, cancel, or lost in a
+-- Returns {1} announced | {0} the match ended meanwhile (deadline, cancel, or lost in a
 -- failover): the caller gives the gems back
 local mid = ARGV[3]
 local key = k('m', mid)
 local m = redis.call('HMGET', key, 'a', 'b', 'status', 'unpaid', 'card_a', 'card_b', 'deadline')
 if m[3] ~= 'pending' or not m[4] then
-  return 0
+  return reply({0})
 end
 redis.call('HDEL', key, 'unpaid')
 local left = math.max(0, math.ceil((tonumber(m[7]) - tonumber(ARGV[4])) / 1000))
 local found = '{"type":"match_found","match_id":' .. mid .. ',"show_time_sec":' .. string.format('%d', left) .. ',"matched_user":'
 publish({m[2]}, found .. m[5] .. '}')
 publish({m[1]}, found .. m[6] .. '}')
-return 1
+return reply({1})

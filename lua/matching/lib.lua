@@ -1,8 +1,12 @@
--- Shared prelude of the matching scripts (prepended to each when the binary is built).
--- Every matching script takes ARGV[1] = T, the shard's key prefix with its hash tag
--- ({pool:<shard>}), and ARGV[2] = the events channel. KEYS[1] is T .. ':seen', which
--- routes the script to the shard's slot; every key below is built from T, so all of
--- them live in that one slot.
+-- Shared prelude of the matching scripts (prepended to each, after realtime/event.lua,
+-- when the binary is built). Every matching script takes ARGV[1] = T, the shard's key
+-- prefix with its hash tag ({pool:<shard>}), and ARGV[2] = the events channel ('' on a
+-- Cluster). KEYS[1] is T .. ':seen', which routes the script to the shard's slot; every
+-- key below is built from T, so all of them live in that one slot.
+--
+-- Every reply starts with the events the caller must deliver itself (JSON
+-- [[uid, event], ...], or ''): on a Cluster, users' streams and channels live in their
+-- own slots, out of this script's reach; with a single Redis the script delivers them.
 --
 -- Layout (g: gender, pg: preferred gender, cls: "<age>:<min age>:<max age>:<radius km>",
 -- plus ":<cell lat>:<cell lng>" (1°x1°) for waiters with a radius):
@@ -64,8 +68,23 @@ local function index(uid, g, pg, cls, age, since, lng, lat, now)
   redis.call('ZADD', k('seen'), now, uid)
 end
 
+local PREFIX = string.sub(T, 1, string.find(T, '{pool:', 1, true) - 1)
+local OUTBOX = {}
+
 local function publish(to, event)
-  redis.call('PUBLISH', CHANNEL, '{"to":[' .. table.concat(to, ',') .. '],"event":' .. event .. '}')
+  for _, uid in ipairs(to) do
+    if CHANNEL == '' then
+      OUTBOX[#OUTBOX + 1] = {uid, event}
+    else
+      deliver(PREFIX, CHANNEL, uid, event, true)
+    end
+  end
+end
+
+-- A script's reply, the events left to deliver first.
+local function reply(t)
+  table.insert(t, 1, #OUTBOX > 0 and cjson.encode(OUTBOX) or '')
+  return t
 end
 
 -- Ends an undecided match as 'matched' or 'next' and tells both users. A match that

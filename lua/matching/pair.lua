@@ -29,9 +29,9 @@ if current then
   local m = redis.call('HMGET', k('m', current), 'a', 'status', 'deadline', 'card_a', 'card_b', 'unpaid')
   if m[2] == 'pending' and tonumber(m[3]) > now then
     if m[6] then
-      return {'charging'}
+      return reply({'charging'})
     end
-    return {'pending', current, (m[1] == uid) and m[5] or m[4], m[3]}
+    return reply({'pending', current, (m[1] == uid) and m[5] or m[4], m[3]})
   end
   if m[2] == 'pending' then
     finish(current, 'next')
@@ -44,7 +44,7 @@ local ticket = k('ticket', uid)
 if tonumber(ARGV[12]) > tonumber(ARGV[19]) then
   unindex(uid)
   redis.call('DEL', ticket)
-  return {'broke'}
+  return reply({'broke'})
 end
 
 -- 2. out of the indexes while searching; a waiting user keeps their place in line
@@ -186,7 +186,7 @@ if not best then
   redis.call('HDEL', ticket, 'parked')
   redis.call('PERSIST', ticket)
   index(uid, g, pg, cls, ARGV[5], since, lng, lat, ARGV[14])
-  return {'waiting'}
+  return reply({'waiting'})
 end
 
 -- 5b. a pair: both tickets are parked (kept a while, so that an unpaid match can be undone)
@@ -220,4 +220,4 @@ else
   publish({best}, found .. card .. '}')
   publish({uid}, found .. p[1] .. '}')
 end
-return {'paired', mid, p[1], deadline_ms, best, p[2], string.format('%d', best_since)}
+return reply({'paired', mid, p[1], deadline_ms, best, p[2], string.format('%d', best_since)})

@@ -17,8 +17,8 @@ for _, mid in ipairs(expired) do
 end
 -- a refund is retried while a slow charge may still commit (the charges are idempotent)
 redis.call('ZREMRANGEBYSCORE', k('refunds'), '-inf', now - tonumber(ARGV[6]))
-local reply = {#ghosts, #expired, redis.call('ZCARD', k('seen'))}
+local out = {#ghosts, #expired, redis.call('ZCARD', k('seen'))}
 for _, mid in ipairs(redis.call('ZRANGE', k('refunds'), 0, most - 1)) do
-  reply[#reply + 1] = mid
+  out[#out + 1] = mid
 end
-return reply
+return reply(out)

@@ -3,7 +3,7 @@
 -- place in line.
 -- KEYS[1] T:seen
 -- ARGV[1] T, ARGV[2] events channel, ARGV[3] match id, ARGV[4] now (ms), ARGV[5..] users to put back
--- Returns the number of users put back
+-- Returns {the number of users put back}
 local mid, now = ARGV[3], tonumber(ARGV[4])
 local m = redis.call('HMGET', k('m', mid), 'a', 'b')
 -- finish notes a refund: a charge whose commit was lost to an error may still have happened
@@ -24,4 +24,4 @@ for i = 5, #ARGV do
     back = back + 1
   end
 end
-return back
+return reply({back})

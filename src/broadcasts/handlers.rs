@@ -14,7 +14,7 @@ use crate::media::uploads::{self, VoiceForm};
 use crate::messages;
 use crate::moderation::store::blocked_either_way;
 use crate::ratelimit::{self, HOUR, Limit};
-use crate::realtime::hub;
+use crate::realtime::bus;
 use crate::realtime::protocol::{BroadcastReply, Event};
 use crate::session::AuthUser;
 use crate::state::AppState;
@@ -166,7 +166,7 @@ pub async fn reply(state: AppState, me: AuthUser, id: i64, body: Body) -> ApiRes
         message_id,
         from: &from,
     });
-    hub::publish(&state.redis, &[row.user_id], &event.to_json()).await?;
+    bus::publish(&state.redis, &[row.user_id], &event.to_json()).await?;
     created(&ReplyResponse {
         message: messages::REPLIED,
         conversation_id,

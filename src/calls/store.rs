@@ -14,7 +14,7 @@ use super::model::Ended;
 use crate::error::{ApiError, ApiResult};
 use crate::matching::engine::{self, now_ms};
 use crate::messages;
-use crate::realtime::hub;
+use crate::realtime::bus;
 use crate::realtime::protocol::{CallEnded, CallStarted, Event, Signal};
 use crate::redis::{reply_int, reply_text};
 use crate::session::random_id;
@@ -117,7 +117,7 @@ pub async fn start(state: &AppState, uid: i64, match_id: i64) -> ApiResult<Strin
             call_session_id: &session,
             match_id,
         });
-        hub::publish(redis, &[a, b], &event.to_json()).await?;
+        bus::publish(redis, &[a, b], &event.to_json()).await?;
     }
     Ok(session)
 }
@@ -192,7 +192,7 @@ pub async fn end(state: &AppState, session_id: &str, ender: Ender) -> ApiResult<
             duration_sec,
             reason,
         });
-        hub::publish(redis, &[session.a, session.b], &event.to_json()).await?;
+        bus::publish(redis, &[session.a, session.b], &event.to_json()).await?;
     }
     Ok(Some(Ended {
         call_id,
@@ -281,6 +281,6 @@ pub async fn relay_signal(
         from,
         payload,
     });
-    hub::publish(&state.redis, &[to], &signal.to_json()).await?;
+    bus::publish(&state.redis, &[to], &signal.to_json()).await?;
     Ok(())
 }

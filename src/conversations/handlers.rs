@@ -14,7 +14,7 @@ use crate::media::uploads::{self, VoiceForm};
 use crate::messages;
 use crate::moderation::store::blocked_either_way;
 use crate::ratelimit::{self, HOUR, Limit};
-use crate::realtime::hub;
+use crate::realtime::bus;
 use crate::realtime::protocol::{Event, NewMessage};
 use crate::session::AuthUser;
 use crate::state::AppState;
@@ -150,7 +150,7 @@ pub async fn send_message(
         sender: &sender,
         voice_url: &url,
     });
-    hub::publish(&state.redis, &[row.partner(me.id)], &event.to_json()).await?;
+    bus::publish(&state.redis, &[row.partner(me.id)], &event.to_json()).await?;
     created(&Sent {
         message: messages::MESSAGE_SENT,
         message_id,

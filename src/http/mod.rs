@@ -74,7 +74,7 @@ pub fn signed_in(state: &AppState) -> BoxedFilter<(Lang, AppState, AuthUser)> {
             |lang: Lang, state: AppState, header: Option<HeaderValue>, query: String| async move {
                 let token = match &header {
                     Some(value) => bearer(value),
-                    None => token_from_query(&query),
+                    None => query_value(&query, "token"),
                 };
                 let user = match token {
                     Some(token) => state.tokens.authenticate(&state.redis, &token).await,
@@ -99,11 +99,12 @@ fn bearer(value: &HeaderValue) -> Option<String> {
     Some(token.trim().to_owned())
 }
 
-fn token_from_query(query: &str) -> Option<String> {
+/// The value of `name` in a raw query string.
+pub fn query_value(query: &str, name: &str) -> Option<String> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(query)
         .ok()?
         .into_iter()
-        .find(|(k, _)| k == "token")
+        .find(|(k, _)| k == name)
         .map(|(_, v)| v)
 }
 

@@ -9,6 +9,7 @@ use fred::prelude::*;
 use super::model::{Location, Preferred};
 use crate::config::MatchConfig;
 use crate::error::{ApiError, ApiResult};
+use crate::realtime::bus;
 use crate::redis::{Redis, reply_int, reply_text};
 use crate::users::model::Gender;
 
@@ -95,7 +96,9 @@ pub fn shard_of_match(cfg: &MatchConfig, match_id: i64) -> Option<usize> {
 }
 
 /// Runs a matching script in a shard: `ARGV = [T, events channel, args...]`,
-/// `KEYS = [T:seen]` (which routes it to the shard's slot).
+/// `KEYS = [T:seen]` (which routes it to the shard's slot). The reply's first
+/// element, the events the script could not deliver itself (on a Cluster), is
+/// delivered here and taken off.
 pub async fn run_in_shard(
     redis: &Redis,
     cfg: &MatchConfig,
@@ -109,9 +112,25 @@ pub async fn run_in_shard(
         .ok_or_else(|| ApiError::Internal(format!("no shard {shard}")))?;
     let prefix = redis.keys.pool(name);
     let seen = format!("{prefix}:seen");
-    let mut argv = vec![prefix, redis.keys.events_channel()];
+    let mut argv = vec![prefix, redis.events_channel()];
     argv.extend(args);
-    Ok(redis.run(script, vec![seen], argv).await?)
+    let mut reply: Vec<Value> = redis.run(script, vec![seen], argv).await?;
+    if reply.is_empty() {
+        return Err(ApiError::Internal(
+            "a matching script answered nothing".into(),
+        ));
+    }
+    let outbox = reply_text(&reply, 0);
+    reply.remove(0);
+    if !outbox.is_empty() {
+        let events: Vec<(String, Box<serde_json::value::RawValue>)> = serde_json::from_str(&outbox)
+            .map_err(|e| ApiError::Internal(format!("script outbox: {e}")))?;
+        for (uid, event) in events {
+            let uid = uid.parse().unwrap_or_default();
+            bus::publish(redis, &[uid], event.get()).await?;
+        }
+    }
+    Ok(reply)
 }
 
 fn script_error(what: &str, reply: &[Value]) -> ApiError {

@@ -103,7 +103,7 @@ pub async fn random(
         .ok_or(ApiError::InvalidToken)?;
     let ticket = service::ticket(&state, &user, here)?;
     // listen before entering the pool: a partner may arrive at once
-    let mut events = state.hub.subscribe(me.id);
+    let mut events = state.hub.subscribe(me.id).await?;
     match tokio::spawn(service::search(state.clone(), ticket))
         .await
         .map_err(|e| ApiError::Internal(format!("match search task: {e}")))??
@@ -138,7 +138,7 @@ pub async fn decision(state: AppState, me: AuthUser, body: Body) -> ApiResult<Re
     let req: DecisionRequest = body.json().await?;
     let cfg = &state.cfg.matching;
     let accept = matches!(req.decision, Decision::Accept);
-    let mut events = state.hub.subscribe(me.id);
+    let mut events = state.hub.subscribe(me.id).await?;
     let now = engine::now_ms();
     let status = match engine::decide(&state.redis, cfg, me.id, req.match_id, accept, now).await? {
         DecideOutcome::Missing => return Err(ApiError::NotFound),

@@ -20,6 +20,8 @@ pub struct Metrics {
     /// Users waiting, by shard (as the last housekeeping run saw them).
     pub pool_size: IntGaugeVec,
     pub websockets: IntGauge,
+    /// The event bus's counters (`realtime::bus`).
+    pub bus: crate::realtime::bus::BusMetrics,
 }
 
 impl Metrics {
@@ -64,7 +66,30 @@ impl Metrics {
         .expect("valid metric");
         let websockets =
             IntGauge::new("websockets_open", "Open WebSocket connections").expect("valid metric");
-        let collectors: [Box<dyn prometheus::core::Collector>; 6] = [
+        let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
+        let bus = crate::realtime::bus::BusMetrics {
+            received: counter(
+                "events_received_total",
+                "Event deliveries that reached this node",
+            ),
+            unneeded: counter(
+                "events_unneeded_total",
+                "Event deliveries for users with no listener on this node",
+            ),
+            resubscribes: counter(
+                "event_bus_resubscribes_total",
+                "Reconnections of the event bus, after which subscriptions were renewed",
+            ),
+            recovered: counter(
+                "events_recovered_total",
+                "Events read back from streams after a reconnection of the bus",
+            ),
+        };
+        let collectors: [Box<dyn prometheus::core::Collector>; 10] = [
+            Box::new(bus.received.clone()),
+            Box::new(bus.unneeded.clone()),
+            Box::new(bus.resubscribes.clone()),
+            Box::new(bus.recovered.clone()),
             Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(matches.clone()),
@@ -88,6 +113,7 @@ impl Metrics {
             match_wait,
             pool_size,
             websockets,
+            bus,
         }
     }
 

@@ -1,43 +1,42 @@
-//! The event hub of one node. Events travel between nodes on one Redis
-//! pub/sub channel as `{"to":[user ids],"event":{...}}`; every node hears
-//! every message and hands the event to its own listeners of those users
-//! (long polls, WebSockets, SSE streams). Scripts publish in the same atomic
-//! step as the change they announce.
+//! The event hub of one node: the local listeners of each user (long polls,
+//! WebSockets, SSE streams) and the hand-off of events from the bus
+//! (`bus`) to them.
+//!
+//! Every event of a user carries the id of its entry in the user's stream
+//! (`lua/realtime/event.lua`): a listener that resumes after an id gets what
+//! it missed first (from the stream), then the live events after it, each
+//! once. On a Cluster a node listens to the sharded channels of the users it
+//! serves only; a user's channel is kept a minute after their last listener
+//! left, so that the next request does not subscribe again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use fred::prelude::*;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
-use crate::redis::Redis;
+use super::bus::Bus;
+use crate::error::ApiResult;
 
 /// Events a listener may hold before it is treated as too slow and skipped.
 const BACKLOG: usize = 256;
-/// Bus messages buffered between the Redis connection and the dispatcher.
-const BUS_BUFFER: usize = 65_536;
+/// How long a user's sharded channel stays subscribed after their last listener left.
+pub const LINGER: Duration = Duration::from_secs(60);
 
 /// One event, as sent to clients (`json`), with the fields the server reads.
 #[derive(Debug)]
 pub struct Event {
+    /// The id of the event in its user's stream (empty for internal events).
+    pub id: String,
     pub kind: String,
     pub match_id: Option<i64>,
     pub status: Option<String>,
     /// The session a `session_revoked` event ends.
     pub session: Option<String>,
     pub json: Box<str>,
-}
-
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    to: Vec<i64>,
-    #[serde(borrow)]
-    event: &'a RawValue,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +48,36 @@ struct Head {
     session: Option<String>,
 }
 
+impl Event {
+    /// An event from its stream id and JSON; `None` when it has no `type`.
+    pub fn parse(id: &str, json: &RawValue) -> Option<Self> {
+        let head: Head = serde_json::from_str(json.get()).ok()?;
+        Some(Event {
+            id: id.to_owned(),
+            kind: head.kind,
+            match_id: head.match_id,
+            status: head.status,
+            session: head.session,
+            json: json.get().into(),
+        })
+    }
+
+    /// The event as a WebSocket sends it: its JSON with `event_id` first, so
+    /// that a client can resume after it (`?last_event_id=`).
+    pub fn with_id(&self) -> String {
+        if self.id.is_empty() {
+            return self.json.to_string();
+        }
+        format!("{{\"event_id\":\"{}\",{}", self.id, &self.json[1..])
+    }
+}
+
+/// A stream id (`<ms>-<seq>`) as a pair that orders like the stream.
+pub fn stream_position(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
 struct Listener {
     id: u64,
     tx: mpsc::Sender<Arc<Event>>,
@@ -56,13 +85,24 @@ struct Listener {
     websocket: bool,
 }
 
-type Listeners = HashMap<i64, Vec<Listener>>;
-
+/// What the node knows of one user.
 #[derive(Default)]
+struct Local {
+    listeners: Vec<Listener>,
+    /// The last event dispatched to them: after a reconnection of the bus, what
+    /// came later is read back from their stream.
+    last_id: Option<String>,
+    /// Since when nobody listens (the sharded channel lingers a while).
+    idle_since: Option<Instant>,
+    /// The user's sharded channel is subscribed (Cluster).
+    subscribed: Arc<tokio::sync::OnceCell<()>>,
+}
+
 pub struct Hub {
-    listeners: Mutex<Listeners>,
+    users: Mutex<HashMap<i64, Local>>,
     next_id: AtomicU64,
     closed: AtomicBool,
+    bus: Bus,
 }
 
 /// A listener of one user's events; it stops listening when dropped.
@@ -71,104 +111,178 @@ pub struct Subscription {
     uid: i64,
     id: u64,
     rx: mpsc::Receiver<Arc<Event>>,
+    /// Missed events read back from the stream, sent before the live ones.
+    replay: VecDeque<Arc<Event>>,
+    /// Live events up to this stream position were sent already (replayed).
+    after: Option<(u64, u64)>,
 }
 
 impl Hub {
-    /// A long poll or an SSE stream.
-    pub fn subscribe(self: &Arc<Self>, uid: i64) -> Subscription {
-        self.listen(uid, false)
+    pub fn new(bus: Bus) -> Self {
+        Hub {
+            users: Mutex::default(),
+            next_id: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            bus,
+        }
     }
 
-    pub fn subscribe_websocket(self: &Arc<Self>, uid: i64) -> Subscription {
-        self.listen(uid, true)
+    pub fn bus(&self) -> &Bus {
+        &self.bus
     }
 
-    fn listen(self: &Arc<Self>, uid: i64, websocket: bool) -> Subscription {
+    /// A long poll or an SSE stream; listening has begun when it returns (on a
+    /// Cluster, once the user's channel is subscribed).
+    pub async fn subscribe(self: &Arc<Self>, uid: i64) -> ApiResult<Subscription> {
+        self.listen(uid, false, None).await
+    }
+
+    /// A listener that first gets the events of the last 5 minutes after
+    /// `after` (a stream id the client saw), in order and each once.
+    pub async fn resume(
+        self: &Arc<Self>,
+        uid: i64,
+        websocket: bool,
+        after: Option<&str>,
+    ) -> ApiResult<Subscription> {
+        self.listen(uid, websocket, after).await
+    }
+
+    async fn listen(
+        self: &Arc<Self>,
+        uid: i64,
+        websocket: bool,
+        after: Option<&str>,
+    ) -> ApiResult<Subscription> {
         let (tx, rx) = mpsc::channel(BACKLOG);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut subscribed = None;
         if !self.closed.load(Ordering::Acquire) {
-            let mut listeners = self.listeners.lock().expect("hub lock");
-            listeners
-                .entry(uid)
-                .or_default()
-                .push(Listener { id, tx, websocket });
+            let mut users = self.users.lock().expect("hub lock");
+            let local = users.entry(uid).or_default();
+            local.listeners.push(Listener { id, tx, websocket });
+            local.idle_since = None;
+            subscribed = Some(local.subscribed.clone());
         }
-        Subscription {
+        let mut subscription = Subscription {
             hub: self.clone(),
             uid,
             id,
             rx,
+            replay: VecDeque::new(),
+            after: None,
+        };
+        if let Some(cell) = subscribed {
+            self.bus.listen_to(uid, &cell).await?;
         }
+        // listening before reading back: what arrives meanwhile is skipped as a repeat
+        if let Some(after) = after.filter(|a| stream_position(a).is_some()) {
+            let missed = self.bus.read_after(uid, after).await?;
+            subscription.after = missed
+                .last()
+                .and_then(|e| stream_position(&e.id))
+                .or_else(|| stream_position(after));
+            subscription.replay = missed.into_iter().map(Arc::new).collect();
+        }
+        Ok(subscription)
     }
 
     fn unsubscribe(&self, uid: i64, id: u64) {
-        let mut listeners = self.listeners.lock().expect("hub lock");
-        if let Some(list) = listeners.get_mut(&uid) {
-            list.retain(|l| l.id != id);
-            if list.is_empty() {
-                listeners.remove(&uid);
+        let mut users = self.users.lock().expect("hub lock");
+        if let Some(local) = users.get_mut(&uid) {
+            local.listeners.retain(|l| l.id != id);
+            if local.listeners.is_empty() {
+                local.idle_since = Some(Instant::now());
             }
         }
     }
 
-    /// Hands one pub/sub message to the local listeners it is addressed to.
-    pub fn dispatch(&self, payload: &str) {
-        let Ok(envelope) = serde_json::from_str::<Envelope>(payload) else {
-            tracing::warn!("malformed event on the bus");
-            return;
+    /// Hands one event to the local listeners of `uid`; false when nobody
+    /// here listens to them (a node of a single Redis hears everyone's events).
+    pub fn dispatch(&self, uid: i64, event: Arc<Event>) -> bool {
+        let mut users = self.users.lock().expect("hub lock");
+        let Some(local) = users.get_mut(&uid) else {
+            return false;
         };
-        let Ok(head) = serde_json::from_str::<Head>(envelope.event.get()) else {
-            tracing::warn!("event without a type on the bus");
-            return;
-        };
-        let event = Arc::new(Event {
-            kind: head.kind,
-            match_id: head.match_id,
-            status: head.status,
-            session: head.session,
-            json: envelope.event.get().into(),
-        });
-        let listeners = self.listeners.lock().expect("hub lock");
-        for uid in envelope.to {
-            for listener in listeners.get(&uid).into_iter().flatten() {
-                if listener.tx.try_send(event.clone()).is_err() {
-                    tracing::debug!(user_id = uid, "listener too slow; event skipped");
-                }
+        if !event.id.is_empty() {
+            local.last_id = Some(event.id.clone());
+        }
+        for listener in &local.listeners {
+            if listener.tx.try_send(event.clone()).is_err() {
+                tracing::debug!(user_id = uid, "listener too slow; event skipped");
             }
         }
+        true
     }
 
     /// Users with at least one listener on this node (they are alive).
     pub fn local_users(&self) -> Vec<i64> {
-        self.listeners
-            .lock()
-            .expect("hub lock")
-            .keys()
-            .copied()
+        let users = self.users.lock().expect("hub lock");
+        users
+            .iter()
+            .filter(|(_, local)| !local.listeners.is_empty())
+            .map(|(uid, _)| *uid)
             .collect()
     }
 
     /// Users with a WebSocket open on this node.
     pub fn local_websocket_users(&self) -> Vec<i64> {
-        let listeners = self.listeners.lock().expect("hub lock");
-        listeners
+        let users = self.users.lock().expect("hub lock");
+        users
             .iter()
-            .filter(|(_, list)| list.iter().any(|l| l.websocket))
+            .filter(|(_, local)| local.listeners.iter().any(|l| l.websocket))
             .map(|(uid, _)| *uid)
             .collect()
+    }
+
+    /// Every local user and the last event they were handed (after a
+    /// reconnection of the bus, what came later is read back).
+    pub fn positions(&self) -> Vec<(i64, String)> {
+        let users = self.users.lock().expect("hub lock");
+        users
+            .iter()
+            .filter_map(|(uid, local)| local.last_id.clone().map(|id| (*uid, id)))
+            .collect()
+    }
+
+    /// Forgets users nobody listened to for `LINGER`; returns them (their
+    /// sharded channels are unsubscribed by the caller).
+    pub fn forget_idle(&self) -> Vec<i64> {
+        let mut users = self.users.lock().expect("hub lock");
+        let idle: Vec<i64> = users
+            .iter()
+            .filter(|(_, l)| l.idle_since.is_some_and(|t| t.elapsed() >= LINGER))
+            .map(|(uid, _)| *uid)
+            .collect();
+        for uid in &idle {
+            users.remove(uid);
+        }
+        idle
     }
 
     /// Ends every listener (shutdown): long polls answer, streams close.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.listeners.lock().expect("hub lock").clear();
+        self.users.lock().expect("hub lock").clear();
     }
 }
 
 impl Subscription {
-    /// The next event; `None` once the hub closed.
+    /// The next event (missed ones first); `None` once the hub closed.
     pub async fn recv(&mut self) -> Option<Arc<Event>> {
-        self.rx.recv().await
+        if let Some(event) = self.replay.pop_front() {
+            return Some(event);
+        }
+        loop {
+            let event = self.rx.recv().await?;
+            let seen = match (self.after, stream_position(&event.id)) {
+                (Some(after), Some(at)) => at <= after,
+                _ => false,
+            };
+            if !seen {
+                return Some(event);
+            }
+        }
     }
 
     /// The first event that `wanted` accepts, before `deadline`.
@@ -179,7 +293,7 @@ impl Subscription {
     ) -> Option<Arc<Event>> {
         let deadline = tokio::time::Instant::from_std(deadline);
         loop {
-            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            match tokio::time::timeout_at(deadline, self.recv()).await {
                 Ok(Some(event)) if wanted(&event) => return Some(event),
                 Ok(Some(_)) => continue,
                 Ok(None) | Err(_) => return None,
@@ -194,50 +308,24 @@ impl Drop for Subscription {
     }
 }
 
-/// Publishes `event` (a JSON object with a `type`) to users on every node.
-pub async fn publish(redis: &Redis, to: &[i64], event: &str) -> Result<(), fred::error::Error> {
-    let ids: Vec<String> = to.iter().map(i64::to_string).collect();
-    let message = format!("{{\"to\":[{}],\"event\":{event}}}", ids.join(","));
-    let _: i64 = redis
-        .pool
-        .next()
-        .publish(redis.keys.events_channel(), message)
-        .await?;
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Subscribes to the bus and feeds the hub until the connection is dropped.
-/// Returns once the subscription is confirmed, so no event is missed after start.
-pub async fn listen(
-    config: fred::types::config::Config,
-    channel: String,
-    hub: Arc<Hub>,
-) -> Result<fred::clients::SubscriberClient, fred::error::Error> {
-    let subscriber = Builder::from_config(config)
-        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
-        // bursts (a crowd paired at once) must not overflow the client's buffer
-        .with_performance_config(|p| p.broadcast_channel_capacity = BUS_BUFFER)
-        .build_subscriber_client()?;
-    subscriber.init().await?;
-    // resubscribes after every reconnect; the task runs on once its handle is dropped
-    drop(subscriber.manage_subscriptions());
-    let mut messages = subscriber.message_rx();
-    subscriber.subscribe(channel).await?;
-    tokio::spawn(async move {
-        loop {
-            match messages.recv().await {
-                Ok(message) => {
-                    if let Some(payload) = message.value.as_str() {
-                        hub.dispatch(&payload);
-                    }
-                }
-                // a burst outran the buffer: those events are lost, the next ones are not
-                Err(RecvError::Lagged(skipped)) => {
-                    tracing::warn!(skipped, "event bus lagged; events lost")
-                }
-                Err(RecvError::Closed) => return,
-            }
-        }
-    });
-    Ok(subscriber)
+    #[test]
+    fn stream_positions_order_like_the_stream() {
+        assert!(stream_position("1700000000000-2") > stream_position("1700000000000-1"));
+        assert!(stream_position("1700000000001-0") > stream_position("1700000000000-9"));
+        assert_eq!(stream_position("nope"), None);
+        assert_eq!(stream_position(""), None);
+    }
+
+    #[test]
+    fn websocket_events_carry_their_id_first() {
+        let json: Box<RawValue> = RawValue::from_string(r#"{"type":"x","a":1}"#.into()).unwrap();
+        let event = Event::parse("5-1", &json).unwrap();
+        assert_eq!(event.with_id(), r#"{"event_id":"5-1","type":"x","a":1}"#);
+        let internal = Event::parse("", &json).unwrap();
+        assert_eq!(internal.with_id(), r#"{"type":"x","a":1}"#);
+    }
 }

@@ -1,6 +1,8 @@
-//! Realtime delivery: the node's event hub fed by Redis (`hub`), the
-//! protocol (`protocol`), `GET /ws` (`ws`) and `GET /api/events` (`sse`).
+//! Realtime delivery: the bus between nodes over Redis (`bus`), the node's
+//! listeners (`hub`), the protocol (`protocol`), `GET /ws` (`ws`) and
+//! `GET /api/events` (`sse`).
 
+pub mod bus;
 pub mod hub;
 pub mod protocol;
 pub mod routes;

@@ -5,7 +5,7 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use super::{sse, ws};
-use crate::http::signed_in;
+use crate::http::{in_lang, query_value, signed_in};
 use crate::state::AppState;
 
 pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
@@ -15,10 +15,15 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(signed_in(&state))
         .and(upgrade)
-        .map(|_lang, s, me, ws| ws::websocket(s, me, ws));
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .then(|lang, s, me, ws, query: String| {
+            let last = query_value(&query, "last_event_id");
+            in_lang(lang, ws::websocket(s, me, ws, last))
+        });
     let sse = warp::path!("api" / "events")
         .and(warp::get())
         .and(signed_in(&state))
-        .map(|_lang, s, me| sse::events(s, me));
+        .and(warp::header::optional::<String>("last-event-id"))
+        .then(|lang, s, me, last| in_lang(lang, sse::events(s, me, last)));
     ws.or(sse).unify().boxed()
 }

@@ -9,17 +9,30 @@ use warp::reply::{Reply, Response};
 
 use super::expiry_instant;
 use super::protocol::SESSION_REVOKED;
+use crate::error::ApiResult;
 use crate::session::AuthUser;
 use crate::state::AppState;
 
 #[utoipa::path(get, path = "/api/events", tag = "realtime", operation_id = "events",
-    description = "Server-sent events: the same JSON events as /ws, with `event:` set to their type.",
-    params(("token" = Option<String>, Query, description = "The access token, for clients that cannot set headers")),
+    description = "Server-sent events: the same JSON events as /ws, with `event:` set to their \
+                   type and `id:` to their id. A client that reconnects with `Last-Event-ID` \
+                   first gets the events it missed in the last 5 minutes, in order, each once.",
+    params(
+        ("token" = Option<String>, Query, description = "The access token, for clients that cannot set headers"),
+        ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received")),
     responses(
-        (status = 200, description = "text/event-stream"),
-        (status = 401, body = crate::error::ErrorBody)))]
-pub fn events(state: AppState, user: AuthUser) -> Response {
-    let subscription = state.hub.subscribe(user.id);
+        (status = 200, description = "text/event-stream of `Event`s", body = crate::realtime::protocol::Event),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 503, body = crate::error::ErrorBody)))]
+pub async fn events(
+    state: AppState,
+    user: AuthUser,
+    last_event_id: Option<String>,
+) -> ApiResult<Response> {
+    let subscription = state
+        .hub
+        .resume(user.id, false, last_event_id.as_deref())
+        .await?;
     // the stream ends when the token expires or its session is revoked;
     // the client reconnects with a fresh token
     let expiry = expiry_instant(user.expires_at);
@@ -34,17 +47,20 @@ pub fn events(state: AppState, user: AuthUser) -> Response {
                     }
                     continue;
                 }
-                let sse = warp::sse::Event::default()
+                let mut sse = warp::sse::Event::default()
                     .event(event.kind.clone())
                     .data(event.json.as_ref());
+                if !event.id.is_empty() {
+                    sse = sse.id(event.id.clone());
+                }
                 return Some((Ok::<_, Infallible>(sse), sub));
             }
         }
     });
-    warp::sse::reply(
+    Ok(warp::sse::reply(
         warp::sse::keep_alive()
             .interval(Duration::from_secs(15))
             .stream(stream),
     )
-    .into_response()
+    .into_response())
 }

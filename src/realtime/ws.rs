@@ -26,20 +26,34 @@ pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 #[utoipa::path(get, path = "/ws", tag = "realtime", operation_id = "websocket",
     description = "WebSocket of JSON events (`match_found`, `match_decided`, ...); the token \
                    goes in `Authorization` or `?token=`. Clients may send `{\"type\":\"ping\"}`.",
-    params(("token" = Option<String>, Query, description = "The access token, for clients that cannot set headers")),
+    params(
+        ("token" = Option<String>, Query, description = "The access token, for clients that cannot set headers"),
+        ("last_event_id" = Option<String>, Query, description = "Resume: the events after this id (of the last 5 minutes) come first")),
     responses(
-        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 101, description = "Switching to the WebSocket protocol; then `Event`s, each with its `event_id`", body = crate::realtime::protocol::Event),
         (status = 401, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ValidationErrorBody, description = "Not an upgrade request")))]
-pub fn websocket(state: AppState, user: AuthUser, ws: Option<Ws>) -> Response {
+        (status = 422, body = crate::error::ValidationErrorBody, description = "Not an upgrade request"),
+        (status = 503, body = crate::error::ErrorBody)))]
+pub async fn websocket(
+    state: AppState,
+    user: AuthUser,
+    ws: Option<Ws>,
+    last_event_id: Option<String>,
+) -> ApiResult<Response> {
     let Some(ws) = ws else {
-        return ApiError::validation("connection: a WebSocket upgrade is required").into_response();
+        return Err(ApiError::validation(
+            "connection: a WebSocket upgrade is required",
+        ));
     };
     // listening starts before the handshake completes: no event falls in between
-    let subscription = state.hub.subscribe_websocket(user.id);
-    ws.max_message_size(MAX_CLIENT_MESSAGE)
+    let subscription = state
+        .hub
+        .resume(user.id, true, last_event_id.as_deref())
+        .await?;
+    Ok(ws
+        .max_message_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| session(state, user, subscription, socket))
-        .into_response()
+        .into_response())
 }
 
 /// Largest `payload` of a `signal` message.
@@ -73,7 +87,7 @@ async fn session(state: AppState, mut user: AuthUser, mut events: Subscription, 
                     }
                 }
                 Some(event) => {
-                    if tx.send(Message::text(event.json.as_ref())).await.is_err() {
+                    if tx.send(Message::text(event.with_id())).await.is_err() {
                         break None;
                     }
                 }

@@ -42,9 +42,25 @@ impl Keys {
         format!("{}ucall:{{{uid}}}", self.prefix)
     }
 
-    /// The pub/sub channel that carries realtime events to every node.
+    /// The pub/sub channel that carries every realtime event to every node
+    /// (a single Redis; a Cluster uses each user's sharded channel instead).
     pub fn events_channel(&self) -> String {
         format!("{}events", self.prefix)
+    }
+
+    /// The prefix of keys and channels, as scripts build them.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// A user's recent events (a stream, for clients that reconnect); in the user's slot.
+    pub fn user_events(&self, uid: i64) -> String {
+        format!("{}{{u:{uid}}}:ev", self.prefix)
+    }
+
+    /// A user's sharded event channel (a Cluster); in the user's slot.
+    pub fn user_channel(&self, uid: i64) -> String {
+        format!("{}{{u:{uid}}}:ch", self.prefix)
     }
 
     /// A fixed-window counter for one limit (`kind`) of one subject (user, phone, address).

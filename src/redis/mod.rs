@@ -17,11 +17,14 @@ pub struct Redis {
     pub pool: Pool,
     pub keys: Keys,
     pub scripts: std::sync::Arc<Scripts>,
+    /// A Redis Cluster: keys of one script share a slot, events use sharded channels.
+    pub clustered: bool,
 }
 
 impl Redis {
     pub async fn connect(cfg: &Config) -> Result<Self, fred::error::Error> {
         let config = fred::types::config::Config::from_url(cfg.redis_url.expose_secret())?;
+        let clustered = config.server.is_clustered();
         let pool = Builder::from_config(config)
             .with_connection_config(|c| {
                 c.connection_timeout = std::time::Duration::from_secs(5);
@@ -38,7 +41,18 @@ impl Redis {
             pool,
             keys: Keys::new(&cfg.redis_prefix),
             scripts: std::sync::Arc::new(scripts),
+            clustered,
         })
+    }
+
+    /// The channel events are published on: the one broadcast channel of a
+    /// single Redis, or '' on a Cluster (each user's own sharded channel).
+    pub fn events_channel(&self) -> String {
+        if self.clustered {
+            String::new()
+        } else {
+            self.keys.events_channel()
+        }
     }
 
     /// Runs a script by SHA on the next pooled connection, loading it again

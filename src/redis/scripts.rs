@@ -14,10 +14,15 @@ macro_rules! lua {
     };
 }
 
-/// A matching script, with the shared prelude `lua/matching/lib.lua` before it.
+/// A matching script, with the shared preludes `lua/realtime/event.lua` (delivering
+/// events) and `lua/matching/lib.lua` before it.
 macro_rules! matching_lua {
     ($path:literal) => {
         Script::from_lua(concat!(
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/lua/realtime/event.lua"
+            )),
             include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/lua/matching/lib.lua")),
             include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/lua/matching/", $path))
         ))
@@ -27,6 +32,7 @@ macro_rules! matching_lua {
 pub struct Scripts {
     pub rotate_refresh: Script,
     pub rate_take: Script,
+    pub deliver: Script,
     pub sms_issue: Script,
     pub sms_cancel: Script,
     pub sms_claim_attempt: Script,
@@ -47,6 +53,16 @@ impl Default for Scripts {
         Scripts {
             rotate_refresh: lua!("auth/rotate_refresh.lua"),
             rate_take: lua!("ratelimit/take.lua"),
+            deliver: Script::from_lua(concat!(
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/lua/realtime/event.lua"
+                )),
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/lua/realtime/deliver.lua"
+                ))
+            )),
             sms_issue: lua!("sms/issue_code.lua"),
             sms_cancel: lua!("sms/cancel_code.lua"),
             sms_claim_attempt: lua!("sms/claim_attempt.lua"),
@@ -65,10 +81,11 @@ impl Default for Scripts {
 }
 
 impl Scripts {
-    fn all(&self) -> [&Script; 15] {
+    fn all(&self) -> [&Script; 16] {
         [
             &self.rotate_refresh,
             &self.rate_take,
+            &self.deliver,
             &self.sms_issue,
             &self.sms_cancel,
             &self.sms_claim_attempt,

@@ -558,14 +558,19 @@ pub async fn websocket(base: &str, token: &str) -> Socket {
         .0
 }
 
-/// The next JSON event of a socket whose `type` is `kind` (others skipped).
+/// The next JSON event of a socket whose `type` is `kind` (others skipped),
+/// without its `event_id`.
 pub async fn next_event(socket: &mut Socket, kind: &str) -> Value {
     use futures_util::StreamExt;
     let wait = async {
         while let Some(message) = socket.next().await {
             if let tokio_tungstenite::tungstenite::Message::Text(text) = message.unwrap() {
-                let event: Value = serde_json::from_str(&text).unwrap();
+                let mut event: Value = serde_json::from_str(&text).unwrap();
                 if event["type"] == kind {
+                    // the id a client resumes after (tested in realtime.rs); the rest is the event
+                    if let Some(fields) = event.as_object_mut() {
+                        fields.remove("event_id");
+                    }
                     return event;
                 }
             }

@@ -216,14 +216,14 @@ async fn the_event_bus_survives_a_burst() {
         let event = format!(r#"{{"type":"match_decided","match_id":{i},"status":"next"}}"#);
         let redis = app.state.redis.clone();
         async move {
-            voxmatch::realtime::hub::publish(&redis, &[-1], &event)
+            voxmatch::realtime::bus::publish(&redis, &[-1], &event)
                 .await
                 .unwrap()
         }
     });
     futures_util::future::join_all(noise).await;
     let last = r#"{"type":"match_decided","match_id":424242,"status":"next"}"#;
-    voxmatch::realtime::hub::publish(&app.state.redis, &[m.id], last)
+    voxmatch::realtime::bus::publish(&app.state.redis, &[m.id], last)
         .await
         .unwrap();
     assert_eq!(
