@@ -7,16 +7,13 @@ ALTER TABLE users
     ADD COLUMN shown_username TEXT GENERATED ALWAYS AS (COALESCE(username, nickname, '')) STORED;
 
 -- Blocks work both ways: matching, broadcasts and conversations hide two users
--- from each other when either blocked the other. The rule is written here once;
--- plain SQL functions, which the planner inlines.
+-- from each other when either blocked the other. The rule is written here once:
+-- the users blocked either way with `u`. Call it in a FROM clause
+-- (`EXISTS (SELECT 1 FROM blocked_with(a) AS x WHERE x = b)`), where the planner
+-- inlines it into the query; elsewhere it runs as a separate function call.
 CREATE FUNCTION blocked_with(u BIGINT) RETURNS SETOF BIGINT
 LANGUAGE sql STABLE AS $$
     SELECT blocked_id FROM blocks WHERE blocker_id = u
     UNION
     SELECT blocker_id FROM blocks WHERE blocked_id = u
-$$;
-
-CREATE FUNCTION blocked_either_way(a BIGINT, b BIGINT) RETURNS BOOLEAN
-LANGUAGE sql STABLE AS $$
-    SELECT EXISTS (SELECT 1 FROM blocked_with(a) AS other WHERE other = b)
 $$;

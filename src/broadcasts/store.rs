@@ -56,7 +56,7 @@ pub async fn live_for(
 ) -> Result<Vec<Row>, sqlx::Error> {
     sqlx::query_as(select_broadcast!(
         "WHERE b.active AND b.expired_at > now() AND b.user_id <> $1
-           AND NOT blocked_either_way($1, b.user_id)
+           AND NOT EXISTS (SELECT 1 FROM blocked_with($1) AS x WHERE x = b.user_id)
            AND ($2::int8 IS NULL OR b.id < $2)
          ORDER BY b.id DESC LIMIT $3"
     ))

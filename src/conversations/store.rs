@@ -190,7 +190,7 @@ pub async fn list(
          JOIN users ua ON ua.id = c.user_a
          JOIN users ub ON ub.id = c.user_b
          WHERE ((c.user_a = $1 AND NOT c.a_hidden) OR (c.user_b = $1 AND NOT c.b_hidden))
-           AND NOT blocked_either_way(c.user_a, c.user_b)
+           AND NOT EXISTS (SELECT 1 FROM blocked_with(c.user_a) AS x WHERE x = c.user_b)
            AND ($2::int8 IS NULL OR (c.last_message_at, c.id) <
                 (SELECT last_message_at, id FROM conversations WHERE id = $2))
          ORDER BY c.last_message_at DESC, c.id DESC

@@ -116,7 +116,7 @@ pub async fn candidate(db: &PgPool, uid: i64) -> Result<Option<Candidate>, sqlx:
                 COALESCE((SELECT round(avg(r.rating), 2)::float8 FROM ratings r WHERE r.rated_id = u.id), 0)
                     AS rating,
                 s.preferred_gender, s.age_min, s.age_max, s.radius_km, s.lat, s.lng, s.region,
-                ARRAY(SELECT blocked_with(u.id)) AS excluded
+                ARRAY(SELECT x FROM blocked_with(u.id) AS x) AS excluded
          FROM users u LEFT JOIN match_settings s ON s.user_id = u.id
          WHERE u.id = $1",
     )

@@ -5,9 +5,9 @@ use sqlx::PgPool;
 
 use super::model::{Block, Report};
 
-/// True when either user has blocked the other (`blocked_either_way()` in SQL).
+/// True when either user has blocked the other (`blocked_with()` in SQL).
 pub async fn blocked_either_way(db: &PgPool, a: i64, b: i64) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT blocked_either_way($1, $2)")
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blocked_with($1) AS x WHERE x = $2)")
         .bind(a)
         .bind(b)
         .fetch_one(db)
