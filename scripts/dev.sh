@@ -103,6 +103,15 @@ ensure_services() {
   export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}
 }
 
+# moto's S3 server, for the tests of the S3 media backend: a venv under .data/.
+ensure_moto() {
+  [ -x "$DATA/venv/bin/moto_server" ] && return 0
+  log "installing moto's S3 server (PyPI) into $DATA/venv"
+  mkdir -p "$DATA"
+  python3 -m venv "$DATA/venv"
+  "$DATA/venv/bin/pip" install -q 'moto[server]'
+}
+
 psql_admin() {
   local bin; bin=$(pg_bin)
   local psql=psql
@@ -140,6 +149,7 @@ case "${1:-}" in
     ;;
   test)
     ensure_services
+    ensure_moto
     ensure_database voxmatch_test fresh
     export DATABASE_URL=${TEST_DATABASE_URL:-postgres://$PG_USER:$PG_USER@127.0.0.1:$PG_PORT/voxmatch_test}
     cargo fmt --check

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::gems::payments::{HttpVerifier, PaymentVerifier, TestTokens};
 use crate::heavy::HeavyJobs;
 use crate::matching::ids::MatchIds;
-use crate::media::storage::DiskStorage;
+use crate::media::storage::{Storage, StorageError};
 use crate::ops::metrics::Metrics;
 use crate::realtime::bus;
 use crate::redis::Redis;
@@ -37,6 +37,8 @@ pub enum StartupError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("redis: {0}")]
     Redis(#[from] fred::error::Error),
+    #[error("{0}")]
+    Storage(#[from] StorageError),
     #[error("bind {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
 }
@@ -92,6 +94,7 @@ impl Application {
             )),
             None => Arc::new(TestTokens),
         };
+        let storage = Storage::from_config(&cfg)?;
         let (openapi, route_patterns) = ops::openapi::document();
         let metrics = Metrics::new(route_patterns);
         let redis_config = fred::types::config::Config::from_url(cfg.redis_url.expose_secret())?;
@@ -109,7 +112,7 @@ impl Application {
         let state: AppState = Arc::new(App {
             public_url,
             tokens: Tokens::new(&cfg),
-            storage: Arc::new(DiskStorage::new(cfg.media_dir.clone())),
+            storage,
             metrics,
             hub,
             match_ids: MatchIds::default(),

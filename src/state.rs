@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::gems::payments::PaymentVerifier;
 use crate::heavy::HeavyJobs;
 use crate::matching::ids::MatchIds;
-use crate::media::storage::MediaStorage;
+use crate::media::storage::Storage;
 use crate::ops::metrics::Metrics;
 use crate::realtime::hub::Hub;
 use crate::redis::Redis;
@@ -24,7 +24,7 @@ pub struct App {
     pub db: PgPool,
     pub redis: Redis,
     pub tokens: Tokens,
-    pub storage: Arc<dyn MediaStorage>,
+    pub storage: Storage,
     pub sms: Arc<dyn SmsSender>,
     pub payments: Arc<dyn PaymentVerifier>,
     /// The bound on argon2, image decoding and audio probing.

@@ -9,7 +9,7 @@ use crate::conversations::store as conversations;
 use crate::error::{ApiError, ApiResult};
 use crate::http::body::Body;
 use crate::http::{Page, created, ok};
-use crate::media::handlers::serve_voice;
+use crate::media::handlers::{Fetch, serve_voice};
 use crate::media::uploads::{self, VoiceForm};
 use crate::messages;
 use crate::moderation::store::blocked_either_way;
@@ -109,9 +109,9 @@ pub async fn detail(state: AppState, me: AuthUser, id: i64) -> ApiResult<Respons
         (status = 200, description = "The audio bytes"),
         (status = 401, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody)))]
-pub async fn voice(state: AppState, me: AuthUser, id: i64) -> ApiResult<Response> {
+pub async fn voice(state: AppState, me: AuthUser, id: i64, fetch: Fetch) -> ApiResult<Response> {
     let key = visible(&state, me.id, id).await?.voice_key;
-    serve_voice(&state, &key.ok_or(ApiError::NotFound)?).await
+    serve_voice(&state, &key.ok_or(ApiError::NotFound)?, fetch).await
 }
 
 #[utoipa::path(post, path = "/api/broadcasts/{id}/reply", tag = "broadcasts", operation_id = "reply_to_broadcast",

@@ -7,6 +7,7 @@ use warp::reply::Response;
 use super::handlers;
 use crate::http::body::body;
 use crate::http::{detached, query, signed_in};
+use crate::media::handlers::fetch;
 use crate::state::AppState;
 
 pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
@@ -27,7 +28,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
     let voice = warp::path!("api" / "broadcasts" / i64 / "voice")
         .and(warp::get())
         .and(signed_in(&state))
-        .then(|id, lang, s, me| detached(lang, handlers::voice(s, me, id)));
+        .and(fetch())
+        .then(|id, lang, s, me, f| detached(lang, handlers::voice(s, me, id, f)));
     let reply = warp::path!("api" / "broadcasts" / i64 / "reply")
         .and(warp::post())
         .and(signed_in(&state))

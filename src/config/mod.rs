@@ -37,6 +37,9 @@ pub struct Config {
     pub redis_prefix: String,
     pub jwt_secret: SecretString,
     pub media_dir: PathBuf,
+    /// `s3://bucket/prefix`: media in an S3-compatible store instead of `media_dir`.
+    pub media_url: Option<String>,
+    pub s3: S3Config,
     /// The client address is the N-th address from the right of `X-Forwarded-For`
     /// (the one the outermost of N trusted proxies saw); 0 ignores the header.
     pub trust_forwarded_for: usize,
@@ -172,6 +175,17 @@ impl Config {
                 .get("MEDIA_DIR")
                 .unwrap_or_else(|| "./data/media".to_owned())
                 .into(),
+            media_url: src.get("MEDIA_URL"),
+            s3: S3Config {
+                region: src
+                    .get("AWS_REGION")
+                    .or_else(|| src.get("AWS_DEFAULT_REGION"))
+                    .unwrap_or_else(|| "us-east-1".to_owned()),
+                endpoint: src.get("AWS_ENDPOINT_URL"),
+                access_key_id: src.get("AWS_ACCESS_KEY_ID"),
+                secret_access_key: src.get("AWS_SECRET_ACCESS_KEY").map(SecretString::from),
+                session_token: src.get("AWS_SESSION_TOKEN").map(SecretString::from),
+            },
             trust_forwarded_for: forwarded_hops(src.get("TRUST_FORWARDED_FOR"))?,
             db_statement_timeout_ms: parse(src, "DB_STATEMENT_TIMEOUT_MS", 10_000)?,
             db_idle_in_transaction_timeout_ms: parse(

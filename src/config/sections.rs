@@ -2,6 +2,17 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
+/// The S3-compatible store of `MEDIA_URL` (the usual `AWS_*` variables).
+#[derive(Clone, Debug)]
+pub struct S3Config {
+    pub region: String,
+    /// `AWS_ENDPOINT_URL`: a non-AWS store (MinIO, Ceph, moto...); `http://` allowed.
+    pub endpoint: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    pub session_token: Option<SecretString>,
+}
+
 /// Uploads: profile images and voice files.
 #[derive(Clone, Debug)]
 pub struct MediaConfig {

@@ -9,7 +9,7 @@ use super::store::{self, Row};
 use crate::error::{ApiError, ApiResult};
 use crate::http::body::Body;
 use crate::http::{MessageResponse, Page, created, message, ok};
-use crate::media::handlers::serve_voice;
+use crate::media::handlers::{Fetch, serve_voice};
 use crate::media::uploads::{self, VoiceForm};
 use crate::messages;
 use crate::moderation::store::blocked_either_way;
@@ -229,8 +229,9 @@ pub async fn message_voice(
     me: AuthUser,
     id: i64,
     message: i64,
+    fetch: Fetch,
 ) -> ApiResult<Response> {
     open(&state, me.id, id).await?;
     let key = store::voice_key(&state.db, id, message).await?;
-    serve_voice(&state, &key.ok_or(ApiError::NotFound)?).await
+    serve_voice(&state, &key.ok_or(ApiError::NotFound)?, fetch).await
 }

@@ -7,6 +7,7 @@ use warp::reply::Response;
 use super::handlers;
 use crate::http::body::body;
 use crate::http::{detached, query, signed_in};
+use crate::media::handlers::fetch;
 use crate::state::AppState;
 
 pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
@@ -40,7 +41,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
     let voice = warp::path!("api" / "conversations" / i64 / "messages" / i64 / "voice")
         .and(warp::get())
         .and(signed_in(&state))
-        .then(|id, mid, lang, s, me| detached(lang, handlers::message_voice(s, me, id, mid)));
+        .and(fetch())
+        .then(|id, mid, lang, s, me, f| detached(lang, handlers::message_voice(s, me, id, mid, f)));
     list.or(detail)
         .unify()
         .or(delete)

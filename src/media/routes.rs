@@ -12,6 +12,7 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
     warp::path!("media" / "profiles" / String)
         .and(warp::get())
         .and(public(&state))
-        .then(|name, lang, s| detached(lang, handlers::profile_image(s, name)))
+        .and(handlers::fetch())
+        .then(|name, lang, s, f| detached(lang, handlers::profile_image(s, name, f)))
         .boxed()
 }

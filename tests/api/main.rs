@@ -8,6 +8,7 @@ mod helpers;
 mod history;
 mod limits;
 mod matching;
+mod media;
 mod ops;
 mod profile;
 mod realtime;
