@@ -3,6 +3,8 @@
 #   scripts/dev.sh run    Redis + Postgres (started if none answers), migrations, serve on 127.0.0.1:8080
 #   scripts/dev.sh test   the same services, then fmt, clippy and every test
 #   scripts/dev.sh stop   stop the Redis/Postgres this script started
+#   scripts/dev.sh cluster   a local Redis Cluster (3 masters + 3 replicas, ports 17000-17005)
+#   scripts/dev.sh drill     the failover drills (a Cluster master, a node, Postgres killed mid-traffic)
 #
 # Services: if nothing answers on REDIS_PORT/PG_PORT, Docker Compose is used when a Docker
 # engine answers; otherwise Debian's redis-server and postgresql packages (installed when
@@ -112,6 +114,61 @@ ensure_moto() {
   "$DATA/venv/bin/pip" install -q 'moto[server]'
 }
 
+CLUSTER_PORTS="17000 17001 17002 17003 17004 17005"
+CLUSTER_URL="redis-cluster://127.0.0.1:17000?node=127.0.0.1:17001&node=127.0.0.1:17002"
+
+cluster_ok() { redis-cli -p 17000 cluster info 2>/dev/null | grep -q 'cluster_state:ok'; }
+
+# A local Redis Cluster from Debian's redis-server (no Docker): 3 masters, 3 replicas.
+start_cluster() {
+  command -v redis-server >/dev/null || apt_install redis-server
+  if cluster_ok; then
+    log "the local Redis Cluster answers on 17000-17005"
+    return 0
+  fi
+  for port in $CLUSTER_PORTS; do
+    mkdir -p "$DATA/cluster/$port"
+    redis-cli -p "$port" ping >/dev/null 2>&1 && continue
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$DATA/cluster/$port" --daemonize yes \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+      --save '' --appendonly yes --appendfsync everysec \
+      --logfile "$DATA/cluster/$port/redis.log" --pidfile "$DATA/cluster/$port/redis.pid"
+  done
+  for port in $CLUSTER_PORTS; do
+    for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  done
+  # nodes that know each other from a previous run form the cluster again by themselves
+  for _ in $(seq 1 30); do cluster_ok && break; sleep 0.2; done
+  if ! cluster_ok; then
+    log "creating the local Redis Cluster"
+    for port in $CLUSTER_PORTS; do redis-cli -p "$port" flushall >/dev/null; redis-cli -p "$port" cluster reset hard >/dev/null; done
+    # shellcheck disable=SC2046
+    redis-cli --cluster create $(for p in $CLUSTER_PORTS; do printf '127.0.0.1:%s ' "$p"; done) \
+      --cluster-replicas 1 --cluster-yes >/dev/null
+    for _ in $(seq 1 100); do cluster_ok && break; sleep 0.2; done
+  fi
+  cluster_ok || die "the local Redis Cluster did not form"
+}
+
+stop_cluster() {
+  for port in $CLUSTER_PORTS; do
+    [ -f "$DATA/cluster/$port/redis.pid" ] && kill "$(cat "$DATA/cluster/$port/redis.pid")" 2>/dev/null || true
+  done
+}
+
+restart_postgres() {
+  if [ -f "$DATA/pg/PG_VERSION" ] || ls /var/lib/voxmatch/*/pg/PG_VERSION >/dev/null 2>&1; then
+    local bin; bin=$(pg_bin)
+    for d in "$DATA/pg" /var/lib/voxmatch/*/pg; do
+      [ -s "$d/PG_VERSION" ] && pg_run "$bin/pg_ctl" -D "$d" -m fast -w restart >/dev/null
+    done
+  elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+    docker compose restart postgres
+  else
+    die "no Postgres this script started"
+  fi
+}
+
 psql_admin() {
   local bin; bin=$(pg_bin)
   local psql=psql
@@ -155,12 +212,34 @@ case "${1:-}" in
     cargo fmt --check
     cargo clippy --all-targets --quiet -- -D warnings
     RUST_TEST_THREADS=${RUST_TEST_THREADS:-6} cargo test --all-targets
+    # the domains that live in Redis, once more against a Redis Cluster
+    start_cluster
+    log "matching, realtime, events, calls and auth against the local Redis Cluster"
+    REDIS_URL=$CLUSTER_URL RUST_TEST_THREADS=${RUST_TEST_THREADS:-6} \
+      cargo test --test api -- matching:: realtime:: events:: calls:: auth::
+    exec "$0" drill
+    ;;
+  cluster)
+    start_cluster
+    log "REDIS_URL=$CLUSTER_URL"
+    ;;
+  drill)
+    ensure_services
+    start_cluster
+    export DATABASE_URL=${TEST_DATABASE_URL:-postgres://$PG_USER:$PG_USER@127.0.0.1:$PG_PORT/voxmatch_test}
+    export VOXMATCH_PG_RESTART="$ROOT/scripts/dev.sh pg-restart"
+    log "failover drills (one at a time)"
+    cargo test --test drills -- --ignored --test-threads=1 --nocapture
+    ;;
+  pg-restart)
+    restart_postgres
     ;;
   stop)
+    stop_cluster
     stop_services
     ;;
   *)
-    echo "usage: scripts/dev.sh run|test|stop" >&2
+    echo "usage: scripts/dev.sh run|test|cluster|drill|stop" >&2
     exit 2
     ;;
 esac

@@ -123,11 +123,11 @@ pub async fn run_in_shard(
     let outbox = reply_text(&reply, 0);
     reply.remove(0);
     if !outbox.is_empty() {
-        let events: Vec<(String, Box<serde_json::value::RawValue>)> = serde_json::from_str(&outbox)
+        let events: Vec<(String, String)> = serde_json::from_str(&outbox)
             .map_err(|e| ApiError::Internal(format!("script outbox: {e}")))?;
         for (uid, event) in events {
             let uid = uid.parse().unwrap_or_default();
-            bus::publish(redis, &[uid], event.get()).await?;
+            bus::publish(redis, &[uid], &event).await?;
         }
     }
     Ok(reply)

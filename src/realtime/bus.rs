@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::hub::{Event, Hub};
+use super::hub::{Dispatched, Event, Hub};
 use crate::error::ApiResult;
 use crate::redis::Redis;
 
@@ -70,6 +70,8 @@ pub async fn start(
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
         // bursts (a crowd paired at once) must not overflow the client's buffer
         .with_performance_config(|p| p.broadcast_channel_capacity = BUS_BUFFER)
+        // named after the client, so that its connections can be told apart (and cut in tests)
+        .with_connection_config(|c| c.auto_client_setname = true)
         .build_subscriber_client()?;
     subscriber.init().await?;
     let mut messages = subscriber.message_rx();
@@ -134,7 +136,7 @@ impl Bus {
         let event = Arc::new(event);
         for uid in envelope.to {
             self.metrics.received.inc();
-            if !hub.dispatch(uid, event.clone()) {
+            if hub.dispatch(uid, event.clone()) == Dispatched::Nobody {
                 self.metrics.unneeded.inc();
             }
         }
@@ -194,8 +196,9 @@ impl Bus {
             match self.read_after(uid, &last).await {
                 Ok(missed) => {
                     for event in missed {
-                        recovered += 1;
-                        hub.dispatch(uid, Arc::new(event));
+                        if hub.dispatch(uid, Arc::new(event)) == Dispatched::Handed {
+                            recovered += 1;
+                        }
                     }
                 }
                 Err(e) => {
@@ -236,6 +239,11 @@ impl Bus {
                 Event::parse(&id, &raw)
             })
             .collect())
+    }
+
+    /// The name of the bus's connections (`CLIENT LIST`).
+    pub fn connection_name(&self) -> &str {
+        self.subscriber.id()
     }
 
     /// Closes the subscription (shutdown).

@@ -78,6 +78,16 @@ pub fn stream_position(id: &str) -> Option<(u64, u64)> {
     Some((ms.parse().ok()?, seq.parse().ok()?))
 }
 
+/// What became of an event handed to the hub.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Dispatched {
+    Handed,
+    /// Handed before (heard live and read back after a reconnection).
+    Repeat,
+    /// Nobody here listens to that user (a node of a single Redis hears everyone's events).
+    Nobody,
+}
+
 struct Listener {
     id: u64,
     tx: mpsc::Sender<Arc<Event>>,
@@ -90,8 +100,11 @@ struct Listener {
 struct Local {
     listeners: Vec<Listener>,
     /// The last event dispatched to them: after a reconnection of the bus, what
-    /// came later is read back from their stream.
+    /// came later is read back from their stream; anything not later is a repeat.
     last_id: Option<String>,
+    /// When the node began listening for them (ms): where reading back starts
+    /// for a user who got nothing yet.
+    since_ms: i64,
     /// Since when nobody listens (the sharded channel lingers a while).
     idle_since: Option<Instant>,
     /// The user's sharded channel is subscribed (Cluster).
@@ -159,7 +172,10 @@ impl Hub {
         let mut subscribed = None;
         if !self.closed.load(Ordering::Acquire) {
             let mut users = self.users.lock().expect("hub lock");
-            let local = users.entry(uid).or_default();
+            let local = users.entry(uid).or_insert_with(|| Local {
+                since_ms: chrono::Utc::now().timestamp_millis(),
+                ..Local::default()
+            });
             local.listeners.push(Listener { id, tx, websocket });
             local.idle_since = None;
             subscribed = Some(local.subscribed.clone());
@@ -197,14 +213,17 @@ impl Hub {
         }
     }
 
-    /// Hands one event to the local listeners of `uid`; false when nobody
-    /// here listens to them (a node of a single Redis hears everyone's events).
-    pub fn dispatch(&self, uid: i64, event: Arc<Event>) -> bool {
+    /// Hands one event to the local listeners of `uid`.
+    pub fn dispatch(&self, uid: i64, event: Arc<Event>) -> Dispatched {
         let mut users = self.users.lock().expect("hub lock");
         let Some(local) = users.get_mut(&uid) else {
-            return false;
+            return Dispatched::Nobody;
         };
-        if !event.id.is_empty() {
+        if let Some(at) = stream_position(&event.id) {
+            // heard live and read back after a reconnection: once only
+            if local.last_id.as_deref().and_then(stream_position) >= Some(at) {
+                return Dispatched::Repeat;
+            }
             local.last_id = Some(event.id.clone());
         }
         for listener in &local.listeners {
@@ -212,7 +231,7 @@ impl Hub {
                 tracing::debug!(user_id = uid, "listener too slow; event skipped");
             }
         }
-        true
+        Dispatched::Handed
     }
 
     /// Users with at least one listener on this node (they are alive).
@@ -235,13 +254,20 @@ impl Hub {
             .collect()
     }
 
-    /// Every local user and the last event they were handed (after a
-    /// reconnection of the bus, what came later is read back).
+    /// Every local user and where their stream is to be read back from after
+    /// a reconnection of the bus: after the last event they were handed, or
+    /// from when the node began listening for them.
     pub fn positions(&self) -> Vec<(i64, String)> {
         let users = self.users.lock().expect("hub lock");
         users
             .iter()
-            .filter_map(|(uid, local)| local.last_id.clone().map(|id| (*uid, id)))
+            .map(|(uid, local)| {
+                let from = local
+                    .last_id
+                    .clone()
+                    .unwrap_or_else(|| format!("{}-0", local.since_ms));
+                (*uid, from)
+            })
             .collect()
     }
 

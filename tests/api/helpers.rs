@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use fred::prelude::ClientLike;
+
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -690,4 +692,35 @@ pub async fn slow_link(upstream: &str, delay: std::time::Duration) -> String {
         }
     });
     addr
+}
+
+/// Every key of this test's Redis prefix matching `pattern` (after the prefix),
+/// on a single Redis or on every master of a Cluster.
+pub async fn redis_keys(app: &TestApp, pattern: &str) -> Vec<String> {
+    let client = app.state.redis.pool.next();
+    let nodes = if app.state.redis.clustered {
+        client.split_cluster().unwrap()
+    } else {
+        vec![client.clone()]
+    };
+    let mut keys = Vec::new();
+    for node in nodes {
+        if app.state.redis.clustered {
+            node.init().await.unwrap();
+        }
+        let found: Vec<String> = node
+            .custom(fred::cmd!("KEYS"), vec![format!("{}{pattern}", app.prefix)])
+            .await
+            .unwrap();
+        keys.extend(found);
+    }
+    keys
+}
+
+/// Deletes keys one by one (they may live in different slots of a Cluster).
+pub async fn delete_keys(app: &TestApp, keys: &[String]) {
+    use fred::prelude::KeysInterface;
+    for key in keys {
+        let _: i64 = app.state.redis.pool.del(key).await.unwrap();
+    }
 }

@@ -45,12 +45,7 @@ async fn limits_slide_instead_of_resetting_twice_as_many_at_a_window_edge() {
 async fn limit_keys(app: &TestApp) -> Vec<(String, i64)> {
     use fred::prelude::*;
     let redis = &app.state.redis;
-    let keys: Vec<String> = redis
-        .pool
-        .next()
-        .custom(fred::cmd!("KEYS"), vec![format!("{}rl:*", app.prefix)])
-        .await
-        .unwrap();
+    let keys = redis_keys(app, "rl:*").await;
     let mut out = Vec::new();
     for key in keys {
         let ttl: i64 = redis.pool.pttl(&key).await.unwrap();

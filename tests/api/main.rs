@@ -2,6 +2,7 @@
 
 mod auth;
 mod calls;
+mod events;
 mod faults;
 mod gems;
 mod helpers;

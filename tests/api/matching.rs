@@ -544,15 +544,8 @@ async fn ghosts_leave_the_pool_and_listeners_stay() {
 async fn match_ids_never_repeat_even_after_redis_restarts_empty() {
     let app = spawn_app().await;
     let (_, _, first) = paired(&app).await;
-    let keys: Vec<String> = app
-        .state
-        .redis
-        .pool
-        .next()
-        .custom(fred::cmd!("KEYS"), vec![format!("{}*", app.prefix)])
-        .await
-        .unwrap();
-    let _: i64 = app.state.redis.pool.next().del(keys).await.unwrap();
+    let keys = redis_keys(&app, "*").await;
+    delete_keys(&app, &keys).await;
     // a second node (fresh id blocks) and the first both make matches
     let other = spawn_node(&app, &[]).await;
     let mut seen = HashSet::from([first]);
@@ -668,14 +661,7 @@ async fn every_key_of_the_pool_shares_the_shards_hash_tag() {
     settings(&app, &w, json!({"radius_km": 50, "location": seoul})).await;
     app.random(&w.token, 0).await;
     let (_, _, id) = paired(&app).await;
-    let keys: Vec<String> = app
-        .state
-        .redis
-        .pool
-        .next()
-        .custom(fred::cmd!("KEYS"), vec![format!("{}*pool*", app.prefix)])
-        .await
-        .unwrap();
+    let keys = redis_keys(&app, "*pool*").await;
     assert!(keys.len() >= 8, "{keys:?}");
     let tag = format!("{}{{pool:global}}:", app.prefix);
     for key in &keys {

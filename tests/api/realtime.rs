@@ -10,20 +10,26 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::helpers::*;
 
 /// An open SSE stream.
-struct Sse {
+pub struct Sse {
     stream:
         std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buffer: String,
 }
 
 async fn sse(app: &TestApp, base: &str, token: &str) -> Sse {
-    let res = app
+    sse_after(app, base, token, None).await
+}
+
+/// An SSE stream that resumes after `last` (`Last-Event-ID`).
+pub async fn sse_after(app: &TestApp, base: &str, token: &str, last: Option<&str>) -> Sse {
+    let mut req = app
         .client
         .get(format!("{base}/api/events"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+        .bearer_auth(token);
+    if let Some(last) = last {
+        req = req.header("last-event-id", last);
+    }
+    let res = req.send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "text/event-stream");
     Sse {
@@ -35,6 +41,11 @@ async fn sse(app: &TestApp, base: &str, token: &str) -> Sse {
 impl Sse {
     /// The data of the next SSE event named `kind`.
     async fn next_event(&mut self, kind: &str) -> Value {
+        self.next_with_id(kind).await.1
+    }
+
+    /// The `id:` and the data of the next SSE event named `kind`.
+    pub async fn next_with_id(&mut self, kind: &str) -> (String, Value) {
         let wait = async {
             loop {
                 while let Some(end) = self.buffer.find("\n\n") {
@@ -47,10 +58,14 @@ impl Sse {
                         .lines()
                         .find_map(|l| l.strip_prefix("data:"))
                         .map(str::trim);
+                    let id = block
+                        .lines()
+                        .find_map(|l| l.strip_prefix("id:"))
+                        .map_or(String::new(), |id| id.trim().to_owned());
                     if let (Some(name), Some(data)) = (name, data)
                         && name == kind
                     {
-                        return serde_json::from_str(data).unwrap();
+                        return (id, serde_json::from_str(data).unwrap());
                     }
                 }
                 let chunk = self.stream.next().await.expect("stream open").unwrap();

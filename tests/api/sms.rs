@@ -78,12 +78,7 @@ async fn codes_are_kept_only_as_keyed_hashes() {
     let (_, body) = request_code(&app, &phone).await;
     let code = body["code"].as_str().unwrap();
     let redis = &app.state.redis;
-    let keys: Vec<String> = redis
-        .pool
-        .next()
-        .custom(fred::cmd!("KEYS"), vec![format!("{}*", app.prefix)])
-        .await
-        .unwrap();
+    let keys = redis_keys(&app, "*").await;
     assert!(!keys.is_empty());
     for key in keys {
         let kind: String = redis
