@@ -160,7 +160,7 @@ restart_postgres() {
   if [ -f "$DATA/pg/PG_VERSION" ] || ls /var/lib/voxmatch/*/pg/PG_VERSION >/dev/null 2>&1; then
     local bin; bin=$(pg_bin)
     for d in "$DATA/pg" /var/lib/voxmatch/*/pg; do
-      [ -s "$d/PG_VERSION" ] && pg_run "$bin/pg_ctl" -D "$d" -m fast -w restart >/dev/null
+      if [ -s "$d/PG_VERSION" ]; then pg_run "$bin/pg_ctl" -D "$d" -m fast -w restart >/dev/null; fi
     done
   elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then
     docker compose restart postgres
@@ -229,7 +229,7 @@ case "${1:-}" in
     export DATABASE_URL=${TEST_DATABASE_URL:-postgres://$PG_USER:$PG_USER@127.0.0.1:$PG_PORT/voxmatch_test}
     export VOXMATCH_PG_RESTART="$ROOT/scripts/dev.sh pg-restart"
     log "failover drills (one at a time)"
-    cargo test --test drills -- --ignored --test-threads=1 --nocapture
+    RUST_LOG=${RUST_LOG:-error,warp::filters::trace=off} cargo test --test drills -- --ignored --test-threads=1 --nocapture
     ;;
   pg-restart)
     restart_postgres

@@ -238,6 +238,8 @@ impl Config {
                 wait_default_sec: parse(src, "MATCH_WAIT_DEFAULT_SEC", 25)?,
                 wait_max_sec: parse(src, "MATCH_WAIT_MAX_SEC", 60)?,
                 ghost_timeout_sec: parse(src, "GHOST_TIMEOUT_SEC", 30)?,
+                wait_replicas: parse(src, "REDIS_WAIT_REPLICAS", 0)?,
+                wait_ms: parse(src, "REDIS_WAIT_MS", 100)?,
                 reap_interval_ms: parse(src, "REAP_INTERVAL_MS", 500)?,
                 reap_batch: parse(src, "REAP_BATCH", 500)?,
             },

@@ -86,6 +86,12 @@ pub struct MatchConfig {
     pub wait_max_sec: u64,
     /// A waiting user with no open long poll, WebSocket or SSE for this long leaves the pool.
     pub ghost_timeout_sec: u64,
+    /// A pair that owes gems is charged only once this many replicas hold it
+    /// (`WAIT`), so that a failover cannot take a paid match away; 0: no waiting
+    /// (a Redis without replicas).
+    pub wait_replicas: i64,
+    /// How long to wait for them (ms); past it the pair is undone (503).
+    pub wait_ms: i64,
     /// How often every node runs the pool's housekeeping, and how many ghosts and
     /// expired matches one run handles at most.
     pub reap_interval_ms: u64,

@@ -106,15 +106,22 @@ pub async fn run_in_shard(
     script: &fred::types::scripts::Script,
     args: impl IntoIterator<Item = String>,
 ) -> ApiResult<Vec<Value>> {
-    let name = cfg
-        .shards
-        .get(shard)
-        .ok_or_else(|| ApiError::Internal(format!("no shard {shard}")))?;
-    let prefix = redis.keys.pool(name);
-    let seen = format!("{prefix}:seen");
+    run_on(redis, redis.pool.next(), cfg, shard, script, args).await
+}
+
+/// `run_in_shard` on a given connection (a `WAIT` after it must follow on the same).
+async fn run_on(
+    redis: &Redis,
+    client: &Client,
+    cfg: &MatchConfig,
+    shard: usize,
+    script: &fred::types::scripts::Script,
+    args: impl IntoIterator<Item = String>,
+) -> ApiResult<Vec<Value>> {
+    let (prefix, seen) = shard_keys(redis, cfg, shard)?;
     let mut argv = vec![prefix, redis.events_channel()];
     argv.extend(args);
-    let mut reply: Vec<Value> = redis.run(script, vec![seen], argv).await?;
+    let mut reply: Vec<Value> = script.evalsha_with_reload(client, vec![seen], argv).await?;
     if reply.is_empty() {
         return Err(ApiError::Internal(
             "a matching script answered nothing".into(),
@@ -131,6 +138,43 @@ pub async fn run_in_shard(
         }
     }
     Ok(reply)
+}
+
+/// The key prefix (with its hash tag) of a shard, and its routing key `T:seen`.
+fn shard_keys(redis: &Redis, cfg: &MatchConfig, shard: usize) -> ApiResult<(String, String)> {
+    let name = cfg
+        .shards
+        .get(shard)
+        .ok_or_else(|| ApiError::Internal(format!("no shard {shard}")))?;
+    let prefix = redis.keys.pool(name);
+    let seen = format!("{prefix}:seen");
+    Ok((prefix, seen))
+}
+
+/// Waits until `cfg.wait_replicas` replicas hold what `client` wrote in
+/// `shard`; false when they did not within `cfg.wait_ms`.
+async fn replicated(
+    redis: &Redis,
+    client: &Client,
+    cfg: &MatchConfig,
+    shard: usize,
+) -> ApiResult<bool> {
+    if cfg.wait_replicas <= 0 {
+        return Ok(true);
+    }
+    let (_, seen) = shard_keys(redis, cfg, shard)?;
+    // on the shard's master, on the connection that wrote
+    let options = fred::types::config::Options {
+        cluster_hash: Some(fred::types::ClusterHash::Custom(fred::util::redis_keyslot(
+            seen.as_bytes(),
+        ))),
+        ..Default::default()
+    };
+    let acked: i64 = client
+        .with_options(&options)
+        .wait(cfg.wait_replicas, cfg.wait_ms)
+        .await?;
+    Ok(acked >= cfg.wait_replicas)
 }
 
 fn script_error(what: &str, reply: &[Value]) -> ApiError {
@@ -169,26 +213,47 @@ pub async fn pair(
         ticket.balance.to_string(),
     ]);
     args.extend(ticket.excluded.iter().map(i64::to_string));
+    let client = redis.pool.next();
     let script = &redis.scripts.match_pair;
-    let reply = run_in_shard(redis, cfg, ticket.shard, script, args).await?;
-    match reply_text(&reply, 0).as_str() {
+    let reply = run_on(redis, client, cfg, ticket.shard, script, args).await?;
+    let outcome = pair_outcome(&reply)?;
+    if let PairOutcome::Paired {
+        match_id,
+        partner,
+        partner_cost,
+        ..
+    } = &outcome
+        && (ticket.cost > 0 || *partner_cost > 0)
+        && !replicated(redis, client, cfg, ticket.shard).await?
+    {
+        // a failover could take the pair away after it was paid for: undo it
+        unpair(redis, cfg, *match_id, &[ticket.uid, *partner], now).await?;
+        return Err(ApiError::Unavailable(
+            "a new pair was not replicated in time".into(),
+        ));
+    }
+    Ok(outcome)
+}
+
+fn pair_outcome(reply: &[Value]) -> ApiResult<PairOutcome> {
+    match reply_text(reply, 0).as_str() {
         "waiting" => Ok(PairOutcome::Waiting),
         "charging" => Ok(PairOutcome::Charging),
         "broke" => Ok(PairOutcome::NotEnoughGems),
         "pending" => Ok(PairOutcome::Pending {
-            match_id: reply_int(&reply, 1),
-            partner_card: reply_text(&reply, 2),
-            deadline_ms: reply_int(&reply, 3),
+            match_id: reply_int(reply, 1),
+            partner_card: reply_text(reply, 2),
+            deadline_ms: reply_int(reply, 3),
         }),
         "paired" => Ok(PairOutcome::Paired {
-            match_id: reply_int(&reply, 1),
-            partner_card: reply_text(&reply, 2),
-            deadline_ms: reply_int(&reply, 3),
-            partner: reply_int(&reply, 4),
-            partner_cost: reply_int(&reply, 5),
-            partner_since_ms: reply_int(&reply, 6),
+            match_id: reply_int(reply, 1),
+            partner_card: reply_text(reply, 2),
+            deadline_ms: reply_int(reply, 3),
+            partner: reply_int(reply, 4),
+            partner_cost: reply_int(reply, 5),
+            partner_since_ms: reply_int(reply, 6),
         }),
-        _ => Err(script_error("pair", &reply)),
+        _ => Err(script_error("pair", reply)),
     }
 }
 
