@@ -212,6 +212,8 @@ case "${1:-}" in
     cargo fmt --check
     cargo clippy --all-targets --quiet -- -D warnings
     RUST_TEST_THREADS=${RUST_TEST_THREADS:-6} cargo test --all-targets
+    # no Docker engine on the build machines: the deployment files are checked here
+    "$DATA/venv/bin/python" scripts/check_deploy.py target/debug/voxmatch
     # the domains that live in Redis, once more against a Redis Cluster
     start_cluster
     log "matching, realtime, events, calls and auth against the local Redis Cluster"
