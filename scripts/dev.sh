@@ -169,6 +169,12 @@ restart_postgres() {
   fi
 }
 
+# Debian's Chromium and ChromeDriver, for the test of the web demo (two pages in a real call).
+ensure_chromium() {
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null && return 0
+  apt_install chromium chromium-driver
+}
+
 psql_admin() {
   local bin; bin=$(pg_bin)
   local psql=psql
@@ -207,6 +213,7 @@ case "${1:-}" in
   test)
     ensure_services
     ensure_moto
+    ensure_chromium
     ensure_database voxmatch_test fresh
     export DATABASE_URL=${TEST_DATABASE_URL:-postgres://$PG_USER:$PG_USER@127.0.0.1:$PG_PORT/voxmatch_test}
     cargo fmt --check

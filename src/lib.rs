@@ -49,6 +49,7 @@ pub mod broadcasts;
 pub mod calls;
 pub mod config;
 pub mod conversations;
+pub mod demo;
 pub mod error;
 pub mod gems;
 pub mod heavy;

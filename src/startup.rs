@@ -25,8 +25,8 @@ use crate::session::Tokens;
 use crate::sms::provider::{HttpSms, LogOnlySms, SmsSender};
 use crate::state::{App, AppState};
 use crate::{
-    auth, broadcasts, calls, conversations, gems, history, http, matching, media, moderation, ops,
-    realtime, sms, telemetry, users,
+    auth, broadcasts, calls, conversations, demo, gems, history, http, matching, media, moderation,
+    ops, realtime, sms, telemetry, users,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -187,6 +187,8 @@ pub fn routes(state: AppState, openapi: bytes::Bytes) -> BoxedFilter<(Response,)
         .or(realtime::routes(state.clone()))
         .unify()
         .or(media::routes(state.clone()))
+        .unify()
+        .or(demo::routes())
         .unify()
         .or(ops::routes(state.clone(), openapi))
         .unify()
