@@ -46,6 +46,7 @@
 
 pub mod auth;
 pub mod broadcasts;
+pub mod cache;
 pub mod calls;
 pub mod config;
 pub mod conversations;

@@ -17,9 +17,10 @@ use crate::config::Config;
 use crate::gems::payments::{HttpVerifier, PaymentVerifier, TestTokens};
 use crate::heavy::HeavyJobs;
 use crate::matching::ids::MatchIds;
+use crate::matching::service::Tickets;
 use crate::media::storage::{Storage, StorageError};
 use crate::ops::metrics::Metrics;
-use crate::realtime::bus;
+use crate::realtime::bus::{self, Invalidation};
 use crate::redis::Redis;
 use crate::session::Tokens;
 use crate::sms::provider::{HttpSms, LogOnlySms, SmsSender};
@@ -98,7 +99,23 @@ impl Application {
         let (openapi, route_patterns) = ops::openapi::document();
         let metrics = Metrics::new(route_patterns);
         let redis_config = fred::types::config::Config::from_url(cfg.redis_url.expose_secret())?;
-        let hub = bus::start(redis_config, redis.clone(), metrics.bus.clone()).await?;
+        let tokens = Arc::new(Tokens::new(&cfg));
+        let tickets = Arc::new(Tickets::new(
+            Duration::from_millis(cfg.matching.candidate_cache_ms),
+            100_000,
+        ));
+        let forget = {
+            let (tokens, tickets) = (tokens.clone(), tickets.clone());
+            Arc::new(move |what: Invalidation| match what {
+                Invalidation::Session(session) => tokens.forget(&session),
+                Invalidation::Users(uids) => uids.iter().for_each(|uid| tickets.remove(uid)),
+                Invalidation::All => {
+                    tokens.forget_all();
+                    tickets.clear();
+                }
+            })
+        };
+        let hub = bus::start(redis_config, redis.clone(), metrics.bus.clone(), forget).await?;
         let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
             .await
             .map_err(|e| StartupError::Bind(cfg.bind_addr, e))?;
@@ -111,7 +128,8 @@ impl Application {
             .unwrap_or_else(|| format!("http://{addr}"));
         let state: AppState = Arc::new(App {
             public_url,
-            tokens: Tokens::new(&cfg),
+            tokens,
+            tickets,
             storage,
             metrics,
             hub,

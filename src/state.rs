@@ -8,8 +8,10 @@ use crate::config::Config;
 use crate::gems::payments::PaymentVerifier;
 use crate::heavy::HeavyJobs;
 use crate::matching::ids::MatchIds;
+use crate::matching::service::Tickets;
 use crate::media::storage::Storage;
 use crate::ops::metrics::Metrics;
+use crate::realtime::bus::{self, Invalidation};
 use crate::realtime::hub::Hub;
 use crate::redis::Redis;
 use crate::session::Tokens;
@@ -23,7 +25,9 @@ pub struct App {
     pub public_url: String,
     pub db: PgPool,
     pub redis: Redis,
-    pub tokens: Tokens,
+    pub tokens: Arc<Tokens>,
+    /// What pairing needs of users, cached (`matching::service::ticket`).
+    pub tickets: Arc<Tickets>,
     pub storage: Storage,
     pub sms: Arc<dyn SmsSender>,
     pub payments: Arc<dyn PaymentVerifier>,
@@ -34,4 +38,22 @@ pub struct App {
     pub match_ids: MatchIds,
     /// Set when the server stops: background tasks end.
     pub stopping: tokio::sync::watch::Sender<bool>,
+}
+
+impl App {
+    /// To call after a write to what pairing reads of users (profile, settings,
+    /// blocks, ratings, balance): every node forgets what it cached of them.
+    /// If the bus cannot carry it, other nodes see the change within
+    /// `CANDIDATE_CACHE_MS`.
+    pub async fn users_changed(&self, uids: &[i64]) {
+        if uids.is_empty() {
+            return;
+        }
+        for uid in uids {
+            self.tickets.remove(uid);
+        }
+        if let Err(e) = bus::invalidate(&self.redis, Invalidation::Users(uids.to_vec())).await {
+            tracing::warn!(error = %e, "could not tell other nodes of a change to users");
+        }
+    }
 }

@@ -57,6 +57,9 @@ pub struct Config {
 
     pub min_age: i32,
     pub access_ttl_sec: u64,
+    /// How long a node trusts a session it checked without asking Redis again
+    /// (the bound on a revocation whose invalidation a node missed).
+    pub auth_cache_ms: u64,
     pub refresh_ttl_sec: u64,
 
     pub signup_ip_limit: u64,
@@ -199,6 +202,7 @@ impl Config {
 
             min_age: parse(src, "MIN_AGE", 18)?,
             access_ttl_sec: parse(src, "ACCESS_TOKEN_TTL_SEC", 15 * 60)?,
+            auth_cache_ms: parse(src, "AUTH_CACHE_MS", 2000)?,
             refresh_ttl_sec: parse(src, "REFRESH_TOKEN_TTL_SEC", 30 * 86400)?,
 
             signup_ip_limit: parse(src, "SIGNUP_IP_LIMIT", 500)?,
@@ -242,6 +246,7 @@ impl Config {
                 wait_ms: parse(src, "REDIS_WAIT_MS", 100)?,
                 reap_interval_ms: parse(src, "REAP_INTERVAL_MS", 500)?,
                 reap_batch: parse(src, "REAP_BATCH", 500)?,
+                candidate_cache_ms: parse(src, "CANDIDATE_CACHE_MS", 30_000)?,
             },
             talk: TalkConfig {
                 broadcast_ttl_sec: parse(src, "BROADCAST_TTL_SEC", 86400)?,

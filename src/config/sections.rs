@@ -96,6 +96,10 @@ pub struct MatchConfig {
     /// expired matches one run handles at most.
     pub reap_interval_ms: u64,
     pub reap_batch: u64,
+    /// How long a node trusts what it read of a user for pairing (profile,
+    /// settings, blocks, balance) without reading Postgres again: the bound on
+    /// a change whose invalidation a node missed.
+    pub candidate_cache_ms: u64,
 }
 
 /// A connection URL that may hold a password: `Debug` shows it masked.

@@ -37,5 +37,7 @@ pub async fn charge(state: AppState, me: AuthUser, body: Body) -> ApiResult<Resp
             "payment_token: must be 1 to 512 characters",
         ));
     }
-    ok(&payments::charge(&state.db, state.payments.as_ref(), me.id, token).await?)
+    let charged = payments::charge(&state.db, state.payments.as_ref(), me.id, token).await?;
+    state.users_changed(&[me.id]).await;
+    ok(&charged)
 }

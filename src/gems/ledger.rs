@@ -93,8 +93,8 @@ pub async fn charge_for_match(
 }
 
 /// Gives back every gem charged for a match that ended before it was announced;
-/// a second call gives nothing. Returns how many users got gems back.
-pub async fn refund_match(db: &PgPool, match_id: i64) -> Result<usize, sqlx::Error> {
+/// a second call gives nothing. Returns the users who got gems back.
+pub async fn refund_match(db: &PgPool, match_id: i64) -> Result<Vec<i64>, sqlx::Error> {
     let reference = match_id.to_string();
     let charged: Vec<(i64, i64)> =
         sqlx::query_as("SELECT user_id, -delta FROM gem_ledger WHERE ref = $1 AND reason = $2")
@@ -103,18 +103,18 @@ pub async fn refund_match(db: &PgPool, match_id: i64) -> Result<usize, sqlx::Err
             .fetch_all(db)
             .await?;
     if charged.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let mut tx = db.begin().await?;
     for &(uid, gems) in &charged {
         match apply(&mut tx, uid, gems, MATCH_REFUND, &reference).await? {
             Applied::Done { .. } => {}
             // refunded before (all payers at once): dropping the transaction undoes this one
-            Applied::Duplicate | Applied::Insufficient => return Ok(0),
+            Applied::Duplicate | Applied::Insufficient => return Ok(Vec::new()),
         }
     }
     tx.commit().await?;
-    Ok(charged.len())
+    Ok(charged.into_iter().map(|(uid, _)| uid).collect())
 }
 
 /// Adds gems with a ledger row; `false` when `(reason, reference)` was credited before.

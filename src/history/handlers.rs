@@ -61,6 +61,7 @@ pub async fn rate(state: AppState, me: AuthUser, body: Body) -> ApiResult<Respon
     {
         return Err(ApiError::Conflict(messages::ALREADY_RATED));
     }
+    state.users_changed(&[rated]).await;
     created(&MessageResponse {
         message: messages::RATED,
     })

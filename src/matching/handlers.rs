@@ -44,6 +44,7 @@ pub async fn save_settings(state: AppState, me: AuthUser, body: Body) -> ApiResu
         .clone()
         .apply(req, cfg.min_age, &cfg.matching.shards)?;
     store::save_settings(&state.db, me.id, &updated).await?;
+    state.users_changed(&[me.id]).await;
     if updated.region != current.region {
         // a user waits in one shard at a time
         engine::cancel(
@@ -98,10 +99,7 @@ pub async fn random(
         (None, None) => None,
         _ => return Err(ApiError::validation("lat, lng: give both or neither")),
     };
-    let user = store::candidate(&state.db, me.id)
-        .await?
-        .ok_or(ApiError::InvalidToken)?;
-    let ticket = service::ticket(&state, &user, here)?;
+    let ticket = service::ticket(&state, me.id, here).await?;
     // listen before entering the pool: a partner may arrive at once
     let mut events = state.hub.subscribe(me.id).await?;
     match tokio::spawn(service::search(state.clone(), ticket))

@@ -6,9 +6,12 @@
 //! cancel, a node or a Redis master lost), whatever was charged for it goes
 //! back (`refund_unpaid`, run by every node's housekeeping).
 
+use std::sync::Arc;
+
 use super::engine::{self, PairOutcome, Ticket};
 use super::model::{Location, MatchedUser, Preferred};
-use super::store::Candidate;
+use super::store::{self, Candidate};
+use crate::cache::LocalCache;
 use crate::error::{ApiError, ApiResult};
 use crate::gems::ledger::{self, ChargeError};
 use crate::media;
@@ -23,8 +26,35 @@ pub fn shard_index(state: &AppState, region: &str) -> usize {
     shards.iter().position(|s| s == region).unwrap_or(0)
 }
 
-/// The user's entry in the pool, from their profile and settings.
-pub fn ticket(state: &AppState, user: &Candidate, here: Option<Location>) -> ApiResult<Ticket> {
+/// What the node remembers of users for pairing (`CANDIDATE_CACHE_MS`):
+/// their tickets as read from Postgres, forgotten by `App::users_changed`.
+pub type Tickets = LocalCache<i64, Arc<Ticket>>;
+
+/// The user's entry in the pool (`here`: where they are now, if they said),
+/// from the node's cache or else from Postgres.
+pub async fn ticket(state: &AppState, uid: i64, here: Option<Location>) -> ApiResult<Arc<Ticket>> {
+    let ticket = match state.tickets.get(&uid) {
+        Ok(ticket) => ticket,
+        Err(reading) => {
+            let user = store::candidate(&state.db, uid)
+                .await?
+                .ok_or(ApiError::InvalidToken)?;
+            let ticket = Arc::new(build_ticket(state, &user)?);
+            state.tickets.insert(reading, uid, ticket.clone());
+            ticket
+        }
+    };
+    Ok(match here {
+        Some(_) => Arc::new(Ticket {
+            location: here,
+            ..Ticket::clone(&ticket)
+        }),
+        None => ticket,
+    })
+}
+
+/// A user's entry in the pool, from their profile and settings.
+fn build_ticket(state: &AppState, user: &Candidate) -> ApiResult<Ticket> {
     let cfg = &state.cfg;
     let gender = user.gender.as_deref().and_then(Gender::parse);
     let (Some(age), Some(gender)) = (user.age, gender) else {
@@ -33,7 +63,6 @@ pub fn ticket(state: &AppState, user: &Candidate, here: Option<Location>) -> Api
         ));
     };
     let settings = user.settings(cfg.min_age, &cfg.matching.shards[0]);
-    let location = here.or(settings.location);
     let card = MatchedUser {
         id: user.id,
         username: user.shown_username.clone(),
@@ -51,7 +80,7 @@ pub fn ticket(state: &AppState, user: &Candidate, here: Option<Location>) -> Api
         age_min: settings.age_range[0],
         age_max: settings.age_range[1],
         radius_km: settings.radius_km.unwrap_or(0),
-        location,
+        location: settings.location,
         cost: if settings.preferred_gender == Preferred::All {
             0
         } else {
@@ -79,7 +108,7 @@ pub enum Search {
 /// Puts the user in the pool and pairs them if someone fits, charging the
 /// gems the pair owes. Run it to its end (`tokio::spawn`): it is not safe to
 /// drop half-way.
-pub async fn search(state: AppState, ticket: Ticket) -> ApiResult<Search> {
+pub async fn search(state: AppState, ticket: Arc<Ticket>) -> ApiResult<Search> {
     let cfg = &state.cfg.matching;
     for _ in 0..MAX_ATTEMPTS {
         let match_id = state.match_ids.next(&state.db, ticket.shard).await?;
@@ -142,7 +171,8 @@ pub async fn search(state: AppState, ticket: Ticket) -> ApiResult<Search> {
             }
             if !engine::confirm(&state.redis, cfg, match_id, engine::now_ms()).await? {
                 // the match ended while it was charged: the gems go back, the search goes on
-                ledger::refund_match(&state.db, match_id).await?;
+                let refunded = ledger::refund_match(&state.db, match_id).await?;
+                state.users_changed(&refunded).await;
                 continue;
             }
         }
@@ -183,7 +213,11 @@ async fn pay(
         return Ok(());
     }
     let short = match ledger::charge_for_match(&state.db, match_id, &payers).await {
-        Ok(()) => return Ok(()),
+        Ok(()) => {
+            let charged: Vec<i64> = payers.iter().map(|(uid, _)| *uid).collect();
+            state.users_changed(&charged).await;
+            return Ok(());
+        }
         Err(ChargeError::Insufficient(uid)) => Some(uid),
         Err(ChargeError::Db(e)) => {
             tracing::warn!(match_id, error = %e, "charging a match failed; undoing it");
@@ -218,8 +252,15 @@ async fn pay(
 pub async fn refund_unpaid(state: &AppState, matches: &[i64]) {
     for &match_id in matches {
         match ledger::refund_match(&state.db, match_id).await {
-            Ok(0) => {}
-            Ok(users) => tracing::info!(match_id, users, "gems of an unannounced match given back"),
+            Ok(users) if users.is_empty() => {}
+            Ok(users) => {
+                state.users_changed(&users).await;
+                tracing::info!(
+                    match_id,
+                    users = users.len(),
+                    "gems of an unannounced match given back"
+                )
+            }
             Err(e) => {
                 tracing::warn!(match_id, error = %e, "refund failed; retried on the next run")
             }

@@ -39,6 +39,7 @@ async fn target(state: &AppState, me: i64, id: i64, what: &str) -> ApiResult<()>
 pub async fn block(state: AppState, me: AuthUser, id: i64) -> ApiResult<Response> {
     target(&state, me.id, id, "block").await?;
     let (block, inserted) = store::block(&state.db, me.id, id).await?;
+    state.users_changed(&[me.id, id]).await;
     let status = if inserted {
         StatusCode::CREATED
     } else {
@@ -63,6 +64,7 @@ pub async fn block(state: AppState, me: AuthUser, id: i64) -> ApiResult<Response
 pub async fn unblock(state: AppState, me: AuthUser, id: i64) -> ApiResult<Response> {
     target(&state, me.id, id, "unblock").await?;
     store::unblock(&state.db, me.id, id).await?;
+    state.users_changed(&[me.id, id]).await;
     message(messages::UNBLOCKED)
 }
 

@@ -51,8 +51,24 @@ pub struct BusMetrics {
     pub recovered: IntCounter,
 }
 
+/// What another node changed, that this node may have cached.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Invalidation {
+    /// A session was revoked (logout, refresh reuse).
+    Session(String),
+    /// These users' settings, profile, blocks, ratings or balance changed.
+    Users(Vec<i64>),
+    /// Anything may have changed (the bus was cut: invalidations were missed).
+    All,
+}
+
+/// What a node does with the invalidations it hears (forgets cached entries).
+pub type OnInvalidate = Arc<dyn Fn(Invalidation) + Send + Sync>;
+
 pub struct Bus {
     subscriber: SubscriberClient,
+    on_invalidate: OnInvalidate,
     redis: Redis,
     metrics: BusMetrics,
     /// Serializes subscribing and unsubscribing users' channels (Cluster).
@@ -65,6 +81,7 @@ pub async fn start(
     config: fred::types::config::Config,
     redis: Redis,
     metrics: BusMetrics,
+    on_invalidate: OnInvalidate,
 ) -> Result<Arc<Hub>, fred::error::Error> {
     let subscriber = Builder::from_config(config)
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
@@ -76,11 +93,17 @@ pub async fn start(
     subscriber.init().await?;
     let mut messages = subscriber.message_rx();
     let mut reconnections = subscriber.reconnect_rx();
-    if !redis.clustered {
-        subscriber.subscribe(redis.keys.events_channel()).await?;
+    let invalidations = redis.keys.invalidations_channel();
+    if redis.clustered {
+        subscriber.ssubscribe(invalidations.clone()).await?;
+    } else {
+        subscriber
+            .subscribe(vec![redis.keys.events_channel(), invalidations.clone()])
+            .await?;
     }
     let hub = Arc::new(Hub::new(Bus {
         subscriber,
+        on_invalidate,
         redis,
         metrics,
         changes: tokio::sync::Mutex::new(()),
@@ -90,7 +113,15 @@ pub async fn start(
         loop {
             match messages.recv().await {
                 Ok(message) => {
-                    if let Some(payload) = message.value.as_str() {
+                    let Some(payload) = message.value.as_str() else {
+                        continue;
+                    };
+                    if &*message.channel == invalidations.as_str() {
+                        match serde_json::from_str(&payload) {
+                            Ok(what) => (reader.bus().on_invalidate)(what),
+                            Err(_) => tracing::warn!("malformed invalidation on the bus"),
+                        }
+                    } else {
                         reader.bus().hand_over(&reader, &payload);
                     }
                 }
@@ -185,6 +216,7 @@ impl Bus {
             self.subscriber.resubscribe_all().await
         };
         self.metrics.resubscribes.inc();
+        (self.on_invalidate)(Invalidation::All);
         match renewed {
             Ok(()) => tracing::warn!(%server, "event bus reconnected; subscriptions renewed"),
             Err(e) => {
@@ -250,6 +282,18 @@ impl Bus {
     pub async fn stop(&self) {
         let _ = self.subscriber.quit().await;
     }
+}
+
+/// Tells every node (this one included) to forget what it cached of `what`.
+pub async fn invalidate(redis: &Redis, what: Invalidation) -> Result<(), fred::error::Error> {
+    let channel = redis.keys.invalidations_channel();
+    let message = serde_json::to_string(&what).expect("invalidations serialize");
+    let _: i64 = if redis.clustered {
+        redis.pool.next().spublish(channel, message).await?
+    } else {
+        redis.pool.next().publish(channel, message).await?
+    };
+    Ok(())
 }
 
 /// Delivers `event` (a JSON object with a `type`) to users on every node, and

@@ -48,6 +48,12 @@ impl Keys {
         format!("{}events", self.prefix)
     }
 
+    /// The channel of invalidations every node hears (a sharded one on a Cluster:
+    /// one slot, so one master carries it).
+    pub fn invalidations_channel(&self) -> String {
+        format!("{}{{invalidations}}", self.prefix)
+    }
+
     /// The prefix of keys and channels, as scripts build them.
     pub fn prefix(&self) -> &str {
         &self.prefix

@@ -71,6 +71,7 @@ pub async fn update_profile(state: AppState, me: AuthUser, body: Body) -> ApiRes
         users::update_profile(&state.db, me.id, username.as_deref(), image.as_deref()).await;
     match updated {
         Ok(replaced) => {
+            state.users_changed(&[me.id]).await;
             if image.is_some() {
                 uploads::delete_files(&state, replaced.as_slice()).await;
             }

@@ -136,6 +136,7 @@ async fn a_pair_that_cannot_be_paid_is_undone_and_the_partner_keeps_waiting() {
     voxmatch::gems::ledger::charge_for_match(&app.state.db, 424_242, &[(f.id, 1)])
         .await
         .unwrap();
+    app.state.users_changed(&[f.id]).await;
     let m = member(&app, "male", 30).await;
     let (status, body) = app.random(&m.token, 0).await;
     assert_eq!(

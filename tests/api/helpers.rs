@@ -385,6 +385,7 @@ pub async fn grant_gems(app: &TestApp, uid: i64, gems: i64) {
             .await
             .unwrap();
     assert!(credited);
+    app.state.users_changed(&[uid]).await;
 }
 
 impl TestApp {

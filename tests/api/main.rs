@@ -1,6 +1,7 @@
 //! Integration tests against real Redis and Postgres (see `helpers::spawn_app`).
 
 mod auth;
+mod caches;
 mod calls;
 mod events;
 mod faults;

@@ -8,6 +8,12 @@
 //! the key (logout, reuse of a rotated refresh token) revokes the whole
 //! session at once; a `session_revoked` event then closes its open
 //! WebSockets and SSE streams on every node.
+//!
+//! A node remembers the sessions it checked for `AUTH_CACHE_MS` (2 s), so
+//! that a request costs no Redis round trip. A revocation is forgotten at
+//! once by the node that revoked and, through the bus's invalidations, by
+//! every other node (milliseconds later); a node that missed that message
+//! still refuses the session after `AUTH_CACHE_MS` at most.
 
 use chrono::Utc;
 use fred::prelude::*;
@@ -15,9 +21,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
+use crate::cache::LocalCache;
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
-use crate::realtime::bus;
+use crate::realtime::bus::{self, Invalidation};
 use crate::realtime::protocol::{SESSION_REVOKED, SessionRevoked};
 use crate::redis::Redis;
 
@@ -59,6 +66,8 @@ pub struct Tokens {
     validation: Validation,
     access_ttl: u64,
     refresh_ttl: u64,
+    /// Sessions checked lately, with their user.
+    checked: LocalCache<String, i64>,
 }
 
 /// 128 random bits, hex: session ids and token ids.
@@ -79,6 +88,7 @@ impl Tokens {
             validation,
             access_ttl: cfg.access_ttl_sec,
             refresh_ttl: cfg.refresh_ttl_sec,
+            checked: LocalCache::new(std::time::Duration::from_millis(cfg.auth_cache_ms), 100_000),
         }
     }
 
@@ -138,10 +148,18 @@ impl Tokens {
     /// lives and belongs to the token's user.
     pub async fn authenticate(&self, redis: &Redis, token: &str) -> ApiResult<AuthUser> {
         let claims = self.decode(token, Kind::Access)?;
-        let session: Option<String> = redis.pool.get(redis.keys.session(&claims.sid)).await?;
-        let owner = session.as_deref().and_then(|s| s.split(':').next());
-        if owner != Some(claims.uid.to_string().as_str()) {
-            return Err(ApiError::InvalidToken);
+        match self.checked.get(&claims.sid) {
+            Ok(uid) if uid == claims.uid => {}
+            Ok(_) => return Err(ApiError::InvalidToken),
+            Err(ticket) => {
+                let session: Option<String> =
+                    redis.pool.get(redis.keys.session(&claims.sid)).await?;
+                let owner = session.as_deref().and_then(|s| s.split(':').next());
+                if owner != Some(claims.uid.to_string().as_str()) {
+                    return Err(ApiError::InvalidToken);
+                }
+                self.checked.insert(ticket, claims.sid.clone(), claims.uid);
+            }
         }
         tracing::Span::current().record("user_id", claims.uid);
         Ok(AuthUser {
@@ -175,7 +193,7 @@ impl Tokens {
                     user_id = claims.uid,
                     "rotated refresh token reused; session revoked"
                 );
-                revoked(redis, claims.uid, &claims.sid).await?;
+                self.revoked(redis, claims.uid, &claims.sid).await?;
                 Err(ApiError::InvalidToken)
             }
             _ => Err(ApiError::InvalidToken),
@@ -190,21 +208,34 @@ impl Tokens {
             return Err(ApiError::InvalidToken);
         }
         let _: i64 = redis.pool.del(redis.keys.session(&claims.sid)).await?;
-        revoked(redis, user.id, &claims.sid).await?;
+        self.revoked(redis, user.id, &claims.sid).await?;
         if claims.sid != user.session {
             let _: i64 = redis.pool.del(redis.keys.session(&user.session)).await?;
-            revoked(redis, user.id, &user.session).await?;
+            self.revoked(redis, user.id, &user.session).await?;
         }
         Ok(())
     }
-}
 
-/// Tells every node that `session` of `uid` is gone, so that its streams close.
-async fn revoked(redis: &Redis, uid: i64, session: &str) -> ApiResult<()> {
-    let event = SessionRevoked {
-        kind: SESSION_REVOKED,
-        session,
-    };
-    bus::notify(redis, &[uid], &event.to_json()).await?;
-    Ok(())
+    /// Tells every node that `session` of `uid` is gone: caches forget it,
+    /// its streams close.
+    async fn revoked(&self, redis: &Redis, uid: i64, session: &str) -> ApiResult<()> {
+        self.forget(session);
+        bus::invalidate(redis, Invalidation::Session(session.to_owned())).await?;
+        let event = SessionRevoked {
+            kind: SESSION_REVOKED,
+            session,
+        };
+        bus::notify(redis, &[uid], &event.to_json()).await?;
+        Ok(())
+    }
+
+    /// Forgets a session this node checked (it was revoked somewhere).
+    pub fn forget(&self, session: &str) {
+        self.checked.remove(&session.to_owned());
+    }
+
+    /// Forgets every session this node checked (it may have missed invalidations).
+    pub fn forget_all(&self) {
+        self.checked.clear();
+    }
 }

@@ -1,0 +1,153 @@
+//! What nodes cache of sessions and of users for pairing, and how writes on
+//! another node reach it (`voxmatch::cache`): at once through the bus, and
+//! within `AUTH_CACHE_MS` / `CANDIDATE_CACHE_MS` when an invalidation is missed.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// Two nodes that would trust what they cached for a minute.
+async fn two_nodes() -> (TestApp, TestApp) {
+    let vars = [("AUTH_CACHE_MS", "60000"), ("CANDIDATE_CACHE_MS", "60000")];
+    let a = spawn_app_with(&vars).await;
+    let b = spawn_node(&a, &vars).await;
+    (a, b)
+}
+
+/// How long until `node` refuses `token`, polled every 10 ms, up to `limit`.
+async fn refused_after(node: &TestApp, token: &str, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if node.get("/api/user/profile/", Some(token)).await.0 == StatusCode::UNAUTHORIZED {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_logout_on_one_node_is_refused_at_once_on_another() {
+    let (a, b) = two_nodes().await;
+    let user = a.signup().await;
+    // node b has checked (and cached) the session
+    assert_eq!(
+        b.get("/api/user/profile/", Some(&user.access)).await.0,
+        StatusCode::OK
+    );
+    let (status, _) = a
+        .post(
+            "/api/auth/logout/",
+            Some(&user.access),
+            &json!({"refresh": user.refresh}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let after = refused_after(&b, &user.access, Duration::from_secs(5)).await;
+    assert!(
+        after.is_some_and(|t| t < Duration::from_secs(1)),
+        "node b still took the revoked session after {after:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_node_that_missed_a_revocation_refuses_within_auth_cache_ms() {
+    let app = spawn_app_with(&[("AUTH_CACHE_MS", "700")]).await;
+    let user = app.signup().await;
+    assert_eq!(
+        app.get("/api/user/profile/", Some(&user.access)).await.0,
+        StatusCode::OK
+    );
+    // the session disappears from Redis without any invalidation on the bus
+    delete_keys(&app, &redis_keys(&app, "sess:*").await).await;
+    let after = refused_after(&app, &user.access, Duration::from_secs(5)).await;
+    assert!(
+        after.is_some_and(|t| t < Duration::from_millis(700 + 500)),
+        "refused only after {after:?}"
+    );
+}
+
+/// Makes `node` read and cache what pairing needs of `m`, leaving the pool empty.
+async fn cached_on(node: &TestApp, m: &Member) {
+    assert_eq!(node.random(&m.token, 0).await.0, StatusCode::ACCEPTED);
+    node.cancel(&m.token).await;
+}
+
+#[tokio::test]
+async fn a_block_on_one_node_keeps_the_pair_apart_on_another() {
+    let (a, b) = two_nodes().await;
+    let x = member(&a, "female", 30).await;
+    let y = member(&a, "male", 30).await;
+    cached_on(&b, &x).await;
+    cached_on(&b, &y).await;
+    let (status, body) = a
+        .post(
+            &format!("/api/users/{}/block", y.id),
+            Some(&x.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(b.random(&x.token, 0).await.0, StatusCode::ACCEPTED);
+    let (status, body) = b.random(&y.token, 0).await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "paired across a block: {body}"
+    );
+    // and unblocking lets them meet again, also at once
+    b.cancel(&y.token).await;
+    let (status, _) = a
+        .post(
+            &format!("/api/users/{}/unblock", y.id),
+            Some(&x.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = b.random(&y.token, 0).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["matched_user"]["id"], x.id);
+}
+
+#[tokio::test]
+async fn settings_saved_on_one_node_are_used_at_once_by_another() {
+    let (a, b) = two_nodes().await;
+    let x = member(&a, "female", 30).await;
+    let z = member(&a, "male", 30).await;
+    cached_on(&b, &x).await;
+    let (status, _) = a.settings(&x.token, json!({"age_range": [40, 50]})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(b.random(&z.token, 0).await.0, StatusCode::ACCEPTED);
+    let (status, body) = b.random(&x.token, 0).await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "paired outside her range: {body}"
+    );
+}
+
+#[tokio::test]
+async fn gems_bought_on_one_node_count_at_once_on_another() {
+    let (a, b) = two_nodes().await;
+    let x = member(&a, "female", 30).await;
+    let (status, _) = a
+        .settings(&x.token, json!({"preferred_gender": "male"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = b.random(&x.token, 0).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
+    let (status, body) = a
+        .post(
+            "/api/gem/charge/",
+            Some(&x.token),
+            &json!({"payment_token": format!("test_5_{}", unique("r"))}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = b.random(&x.token, 0).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+}
