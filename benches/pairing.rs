@@ -175,7 +175,7 @@ async fn populate(redis: &Redis, cfg: &MatchConfig, from: usize, total: usize) {
 async fn clear_iterations(redis: &Redis, prefix: &str, first_uid: i64) {
     let pool = format!("{prefix}{{pool:global}}:");
     let mut doomed = Vec::new();
-    for pattern in ["m:*", "um:*", "recent:*", "ticket:*"] {
+    for pattern in ["m:*", "um:*", "ticket:*"] {
         let keys: Vec<String> = redis
             .pool
             .next()
@@ -190,6 +190,7 @@ async fn clear_iterations(redis: &Redis, prefix: &str, first_uid: i64) {
         );
     }
     doomed.push(format!("{pool}deadlines"));
+    doomed.push(format!("{pool}recent"));
     for chunk in doomed.chunks(1000) {
         let _: i64 = redis.pool.next().del(chunk.to_vec()).await.unwrap();
     }

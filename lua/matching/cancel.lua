@@ -8,10 +8,12 @@ redis.call('DEL', k('ticket', uid))
 local ended = ''
 local mid = redis.call('GET', k('um', uid))
 if mid then
-  if redis.call('HGET', k('m', mid), 'status') == 'pending' then
-    finish(mid, 'next')
+  local m = redis.call('HMGET', k('m', mid), 'a', 'b', 'unpaid', 'status')
+  if m[4] == 'pending' then
+    finish(mid, 'next', m)
     ended = mid
+  else
+    redis.call('DEL', k('um', uid))
   end
-  redis.call('DEL', k('um', uid))
 end
 return reply({waiting and 1 or 0, ended})

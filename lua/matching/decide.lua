@@ -5,26 +5,26 @@
 -- Returns {'missing'} | {'forbidden'} | {'matched'} | {'next'}
 --         {'waiting', deadline}: accepted, the partner has not decided yet
 local uid, mid, now = ARGV[3], ARGV[4], tonumber(ARGV[6])
-local m = redis.call('HMGET', k('m', mid), 'a', 'b', 'status', 'deadline', 'da', 'db', 'unpaid')
+local m = redis.call('HMGET', k('m', mid), 'a', 'b', 'unpaid', 'status', 'deadline', 'da', 'db')
 -- a match not paid for yet was never announced
-if not m[1] or m[7] then
+if not m[1] or m[3] then
   return reply({'missing'})
 end
 local side = (m[1] == uid and 'a') or (m[2] == uid and 'b')
 if not side then
   return reply({'forbidden'})
 end
-if m[3] ~= 'pending' then
-  return reply({m[3]})
+if m[4] ~= 'pending' then
+  return reply({m[4]})
 end
 -- undecided at the deadline counts as reject
-if now >= tonumber(m[4]) or ARGV[5] == 'reject' then
-  finish(mid, 'next')
+if now >= tonumber(m[5]) or ARGV[5] == 'reject' then
+  finish(mid, 'next', m)
   return reply({'next'})
 end
 redis.call('HSET', k('m', mid), 'd' .. side, 'accept')
-if (side == 'a' and m[6] or m[5]) == 'accept' then
-  finish(mid, 'matched')
+if (side == 'a' and m[7] or m[6]) == 'accept' then
+  finish(mid, 'matched', m)
   return reply({'matched'})
 end
-return reply({'waiting', m[4]})
+return reply({'waiting', m[5]})

@@ -10,19 +10,26 @@
 --
 -- Layout (g: gender, pg: preferred gender, cls: "<age>:<min age>:<max age>:<radius km>",
 -- plus ":<cell lat>:<cell lng>" (1°x1°) for waiters with a radius):
---   T:ticket:<uid>        hash  g a pg cls lng lat since cost card [parked]
+--   T:ticket:<uid>        hash  g a pg cls lng lat since cost card parked: a waiting user's
+--                               entry; after a pair that owes gems, both tickets stay
+--                               parked ('1') a while, so that unpair.lua can put them back
 --   T:cls:<g>:<pg>        zset  occupied classes, scored by age
 --   T:q:<g>:<pg>:<cls>    zset  waiting uids of a class, scored by enqueue time (ms)
 --   T:geo:<g>:<pg>:<cls>  geo   the same uids, for those with a location
 --   T:seen                zset  waiting uids by last sign of life (ms)
---   T:m:<id>              hash  a b status deadline da db card_a card_b created [unpaid]
+--   T:m:<id>              hash  a b status deadline da db card_a card_b [unpaid] [call]
 --                               (kept a minute after it ends; ten if matched, for the call);
 --                               `unpaid` until the server charged its gems (confirm.lua)
 --   T:um:<uid>            str   id of the user's undecided match
 --   T:deadlines           zset  undecided match ids by deadline (ms)
---   T:recent:<uid>        zset  recent partners by pairing time (ms), for the cooldown
+--   T:recent              zset  "<lower uid>:<higher uid>" of recent pairs by pairing time
+--                               (ms), for the rematch cooldown (trimmed by reap.lua)
 --   T:refunds             zset  ids of matches that ended unpaid, by end time (ms): any gems
 --                               charged for them meanwhile are given back (matching::service)
+--
+-- Redis time is mostly the number of redis.call()s, so each path makes as few as
+-- it can: nothing is read twice, and what a free pair no longer needs is deleted
+-- rather than kept.
 local T = ARGV[1]
 local CHANNEL = ARGV[2]
 
@@ -42,19 +49,36 @@ end
 local KEEP_MATCHED_MS = 600000
 local KEEP_ENDED_MS = 60000
 
+-- The member of T:recent for a pair, the same whichever way round.
+local function pair_key(a, b)
+  if tonumber(a) < tonumber(b) then
+    return a .. ':' .. b
+  end
+  return b .. ':' .. a
+end
+
+-- Takes a waiting user of class (g, pg, cls) out of the indexes; `lng` is '' when
+-- they gave no location (then they are in no geo set).
+local function unindex_from(uid, g, pg, cls, lng)
+  local q = k('q', g, pg, cls)
+  redis.call('ZREM', k('seen'), uid)
+  redis.call('ZREM', q, uid)
+  if lng ~= '' then
+    redis.call('ZREM', k('geo', g, pg, cls), uid)
+  end
+  if redis.call('ZCARD', q) == 0 then
+    redis.call('ZREM', k('cls', g, pg), cls)
+  end
+end
+
 -- Takes a user out of the indexes; their ticket hash stays. True if they were waiting.
 local function unindex(uid)
-  redis.call('ZREM', k('seen'), uid)
-  local t = redis.call('HMGET', k('ticket', uid), 'g', 'pg', 'cls', 'parked')
-  if not t[1] or t[4] == '1' then
+  local t = redis.call('HMGET', k('ticket', uid), 'g', 'pg', 'cls', 'lng', 'parked')
+  if not t[1] or t[5] == '1' then
+    redis.call('ZREM', k('seen'), uid)
     return false
   end
-  local q = k('q', t[1], t[2], t[3])
-  redis.call('ZREM', q, uid)
-  redis.call('ZREM', k('geo', t[1], t[2], t[3]), uid)
-  if redis.call('ZCARD', q) == 0 then
-    redis.call('ZREM', k('cls', t[1], t[2]), t[3])
-  end
+  unindex_from(uid, t[1], t[2], t[3], t[4])
   return true
 end
 
@@ -81,29 +105,34 @@ local function publish(to, event)
   end
 end
 
--- A script's reply, the events left to deliver first.
+-- A script's reply, the events left to deliver first. Every matching script
+-- returns through it.
 local function reply(t)
+  if CHANNEL ~= '' then
+    flush(CHANNEL)
+  end
   table.insert(t, 1, #OUTBOX > 0 and cjson.encode(OUTBOX) or '')
   return t
 end
 
 -- Ends an undecided match as 'matched' or 'next' and tells both users. A match that
 -- ends before its gems were confirmed was never announced: nobody is told, and it is
--- noted for a refund of whatever was charged for it meanwhile.
-local function finish(mid, status)
+-- noted for a refund of whatever was charged for it meanwhile. `m` is {a, b, unpaid}
+-- when the caller read them and saw the match undecided; else a match that ended
+-- already is left as it is.
+local function finish(mid, status, m)
   redis.call('ZREM', k('deadlines'), mid)
   local key = k('m', mid)
-  local m = redis.call('HMGET', key, 'a', 'b', 'unpaid')
-  if not m[1] then
-    return
+  if not m then
+    m = redis.call('HMGET', key, 'a', 'b', 'unpaid', 'status')
+    if m[4] ~= 'pending' then
+      return
+    end
   end
   redis.call('HSET', key, 'status', status)
   redis.call('PEXPIRE', key, status == 'matched' and KEEP_MATCHED_MS or KEEP_ENDED_MS)
-  for _, u in ipairs({m[1], m[2]}) do
-    if redis.call('GET', k('um', u)) == mid then
-      redis.call('DEL', k('um', u))
-    end
-  end
+  -- while a match is undecided, both users' pointers lead to it and to nothing else
+  redis.call('DEL', k('um', m[1]), k('um', m[2]))
   if m[3] then
     redis.call('HDEL', key, 'unpaid')
     local t = redis.call('TIME')

@@ -26,47 +26,46 @@ end
 -- 1. an undecided match is answered again until it is decided or its window ends
 local current = redis.call('GET', k('um', uid))
 if current then
-  local m = redis.call('HMGET', k('m', current), 'a', 'status', 'deadline', 'card_a', 'card_b', 'unpaid')
-  if m[2] == 'pending' and tonumber(m[3]) > now then
-    if m[6] then
+  local m = redis.call('HMGET', k('m', current), 'a', 'b', 'status', 'deadline', 'card_a', 'card_b', 'unpaid')
+  if m[3] == 'pending' and tonumber(m[4]) > now then
+    if m[7] then
       return reply({'charging'})
     end
-    return reply({'pending', current, (m[1] == uid) and m[5] or m[4], m[3]})
+    return reply({'pending', current, (m[1] == uid) and m[6] or m[5], m[4]})
   end
-  if m[2] == 'pending' then
-    finish(current, 'next')
+  if m[3] == 'pending' then
+    finish(current, 'next', {m[1], m[2], m[7]})
   else
     redis.call('DEL', k('um', uid))
   end
 end
 
+-- 2. where the user is: waiting (in class prev[3] of (prev[4], prev[5])), or not
 local ticket = k('ticket', uid)
+local prev = redis.call('HMGET', ticket, 'since', 'parked', 'cls', 'g', 'pg', 'lng', 'lat')
+local waiting = prev[3] ~= false and prev[2] ~= '1'
 if tonumber(ARGV[12]) > tonumber(ARGV[19]) then
-  unindex(uid)
+  if waiting then
+    unindex_from(uid, prev[4], prev[5], prev[3], prev[6])
+  end
   redis.call('DEL', ticket)
   return reply({'broke'})
 end
-
--- 2. out of the indexes while searching; a waiting user keeps their place in line
-local prev = redis.call('HMGET', ticket, 'since', 'parked')
-local since = ARGV[14]
-if prev[1] and prev[2] ~= '1' then
-  since = prev[1]
+-- a waiting user keeps their place in line, and their entries while the class stays
+local since = waiting and prev[1] or ARGV[14]
+local stays = waiting and prev[3] == cls and prev[4] == g and prev[5] == pg and prev[6] == lng
+  and prev[7] == lat
+if waiting and not stays then
+  unindex_from(uid, prev[4], prev[5], prev[3], prev[6])
 end
-unindex(uid)
 
--- 3. never offered: self, blocks either way, recent partners, ghosts
+-- 3. never offered: self, blocks either way (ARGV), recent partners (T:recent), ghosts
 local excluded, n_excluded = {[uid] = true}, 1
 for i = 20, #ARGV do
   excluded[ARGV[i]] = true
   n_excluded = n_excluded + 1
 end
-local recent = k('recent', uid)
-redis.call('ZREMRANGEBYSCORE', recent, '-inf', now - cooldown)
-for _, r in ipairs(redis.call('ZRANGE', recent, 0, -1)) do
-  excluded[r] = true
-  n_excluded = n_excluded + 1
-end
+local recent_since = cooldown > 0 and now - cooldown or nil
 
 -- A lower bound (km) of the distance from the caller to any point of a 1°x1° cell:
 -- haversine with the nearest latitude and longitude of the cell, and cos² of the larger
@@ -98,21 +97,27 @@ local function drop(uid, wg, wpg, c)
   redis.call('DEL', k('ticket', uid))
 end
 
--- True when a waiter of class (wg, wpg, c) may be offered; ghosts leave the pool on sight.
-local function usable(uid, wg, wpg, c)
-  if excluded[uid] then
-    return false
+-- Whether a waiter of class (wg, wpg, c) may be offered: 'yes', 'no', or 'gone'
+-- (a ghost, out of the pool on sight).
+local function usable(w, wg, wpg, c)
+  if excluded[w] then
+    return 'no'
   end
-  if tonumber(redis.call('ZSCORE', k('seen'), uid) or '0') < now - ghost then
-    drop(uid, wg, wpg, c)
-    return false
+  if recent_since and tonumber(redis.call('ZSCORE', k('recent'), pair_key(uid, w)) or '0') >= recent_since then
+    excluded[w] = true
+    return 'no'
   end
-  return true
+  if tonumber(redis.call('ZSCORE', k('seen'), w) or '0') < now - ghost then
+    drop(w, wg, wpg, c)
+    return 'gone'
+  end
+  return 'yes'
 end
 
 -- Every loop is bounded: a queue head is looked for past at most MAX_SKIPS users who
--- may not be offered (the caller's exclusions and ghosts), and a radius class offers
--- at most MAX_NEAR of its waiters nearest the caller (the oldest of those wins).
+-- may not be offered (the caller's blocks, recent partners and ghosts), and a radius
+-- class offers at most MAX_NEAR of its waiters nearest the caller (the oldest of
+-- those wins).
 local MAX_SKIPS, MAX_NEAR = 64 + n_excluded, 256
 
 -- 4. the oldest usable waiter over the classes that fit both ways: {uid, since, wg, wpg, class}
@@ -138,11 +143,12 @@ local function search()
               if #head == 0 or tonumber(head[2]) >= best[2] then
                 break
               end
-              if usable(head[1], wg, wpg, c) then
+              local verdict = usable(head[1], wg, wpg, c)
+              if verdict == 'yes' then
                 best = {head[1], tonumber(head[2]), wg, wpg, c}
                 break
               end
-              if excluded[head[1]] then
+              if verdict == 'no' then
                 i = i + 1 -- a removed ghost shifts the rest down instead
               end
             end
@@ -151,7 +157,7 @@ local function search()
               'BYRADIUS', limit, 'km', 'ASC', 'COUNT', MAX_NEAR)
             for _, w in ipairs(near) do
               local s = tonumber(redis.call('ZSCORE', q, w))
-              if s and s < best[2] and usable(w, wg, wpg, c) then
+              if s and s < best[2] and usable(w, wg, wpg, c) == 'yes' then
                 best = {w, s, wg, wpg, c}
               end
             end
@@ -164,14 +170,14 @@ local function search()
 end
 
 -- a partner whose ticket vanished (evicted) is dropped and the search runs again
-local best, best_since, p
+local best, best_since, found, p
 for _ = 1, 3 do
-  local found = search()
+  found = search()
   best, best_since = found[1], found[2]
   if not best then
     break
   end
-  p = redis.call('HMGET', k('ticket', best), 'card', 'cost')
+  p = redis.call('HMGET', k('ticket', best), 'card', 'cost', 'lng')
   if p[1] then
     break
   end
@@ -179,45 +185,58 @@ for _ = 1, 3 do
   best = nil
 end
 
--- 5a. nobody fits: wait in the pool
-redis.call('HSET', ticket, 'g', g, 'a', ARGV[5], 'pg', pg, 'cls', cls, 'lng', lng, 'lat', lat,
-  'since', since, 'cost', ARGV[12], 'card', card)
+-- 4a. nobody fits: wait in the pool
+local cost = ARGV[12]
 if not best then
-  redis.call('HDEL', ticket, 'parked')
-  redis.call('PERSIST', ticket)
-  index(uid, g, pg, cls, ARGV[5], since, lng, lat, ARGV[14])
+  redis.call('HSET', ticket, 'g', g, 'a', ARGV[5], 'pg', pg, 'cls', cls, 'lng', lng, 'lat', lat,
+    'since', since, 'cost', cost, 'card', card, 'parked', '0')
+  if prev[2] == '1' then
+    redis.call('PERSIST', ticket)
+  end
+  if stays then
+    redis.call('ZADD', k('seen'), ARGV[14], uid)
+  else
+    index(uid, g, pg, cls, ARGV[5], since, lng, lat, ARGV[14])
+  end
   return reply({'waiting'})
 end
 
--- 5b. a pair: both tickets are parked (kept a while, so that an unpaid match can be undone)
+-- 4b. a pair: both leave the pool
+unindex_from(best, found[3], found[4], found[5], p[3])
+if stays then
+  unindex_from(uid, g, pg, cls, lng)
+end
 local partner = k('ticket', best)
-unindex(best)
 local keep = string.format('%d', show + 60000)
-for _, t in ipairs({ticket, partner}) do
-  redis.call('HSET', t, 'parked', '1')
-  redis.call('PEXPIRE', t, keep)
+local paid = tonumber(cost) > 0 or tonumber(p[2]) > 0
+if paid then
+  -- kept parked a while, so that unpair.lua can put them back if the gems fail
+  redis.call('HSET', ticket, 'g', g, 'a', ARGV[5], 'pg', pg, 'cls', cls, 'lng', lng, 'lat', lat,
+    'since', since, 'cost', cost, 'card', card, 'parked', '1')
+  redis.call('HSET', partner, 'parked', '1')
+  redis.call('PEXPIRE', ticket, keep)
+  redis.call('PEXPIRE', partner, keep)
+else
+  redis.call('DEL', ticket, partner)
 end
 local mid = ARGV[15]
-local deadline = now + show
-local deadline_ms = string.format('%d', deadline)
-redis.call('HSET', k('m', mid), 'a', uid, 'b', best, 'status', 'pending', 'deadline', deadline_ms,
-  'card_a', card, 'card_b', p[1], 'created', ARGV[14])
-redis.call('PEXPIRE', k('m', mid), keep)
+local match = k('m', mid)
+local deadline_ms = string.format('%d', now + show)
+redis.call('HSET', match, 'a', uid, 'b', best, 'status', 'pending', 'deadline', deadline_ms,
+  'card_a', card, 'card_b', p[1])
+redis.call('PEXPIRE', match, keep)
 redis.call('SET', k('um', uid), mid, 'PX', keep)
 redis.call('SET', k('um', best), mid, 'PX', keep)
 redis.call('ZADD', k('deadlines'), deadline_ms, mid)
-local cooldown_ms = ARGV[17] == '0' and '1' or ARGV[17]
-for _, pair in ipairs({{uid, best}, {best, uid}}) do
-  local r = k('recent', pair[1])
-  redis.call('ZADD', r, ARGV[14], pair[2])
-  redis.call('PEXPIRE', r, cooldown_ms)
+if recent_since then
+  redis.call('ZADD', k('recent'), ARGV[14], pair_key(uid, best))
 end
 -- free pairs are announced here; pairs that owe gems once the gems are charged (confirm.lua)
-if tonumber(ARGV[12]) > 0 or tonumber(p[2]) > 0 then
-  redis.call('HSET', k('m', mid), 'unpaid', '1')
+if paid then
+  redis.call('HSET', match, 'unpaid', '1')
 else
-  local found = '{"type":"match_found","match_id":' .. mid .. ',"show_time_sec":' .. math.floor(show / 1000) .. ',"matched_user":'
-  publish({best}, found .. card .. '}')
-  publish({uid}, found .. p[1] .. '}')
+  local announced = '{"type":"match_found","match_id":' .. mid .. ',"show_time_sec":' .. math.floor(show / 1000) .. ',"matched_user":'
+  publish({best}, announced .. card .. '}')
+  publish({uid}, announced .. p[1] .. '}')
 end
 return reply({'paired', mid, p[1], deadline_ms, best, p[2], string.format('%d', best_since)})

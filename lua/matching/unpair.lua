@@ -9,8 +9,7 @@ local m = redis.call('HMGET', k('m', mid), 'a', 'b')
 -- finish notes a refund: a charge whose commit was lost to an error may still have happened
 finish(mid, 'next')
 if m[1] then
-  redis.call('ZREM', k('recent', m[1]), m[2])
-  redis.call('ZREM', k('recent', m[2]), m[1])
+  redis.call('ZREM', k('recent'), pair_key(m[1], m[2]))
 end
 local back = 0
 for i = 5, #ARGV do

@@ -8,4 +8,5 @@ local ids = {}
 for i = 5, #ARGV do
   ids[#ids + 1] = deliver(ARGV[1], ARGV[2], ARGV[i], ARGV[3], ARGV[4] == '1')
 end
+flush(ARGV[2])
 return ids

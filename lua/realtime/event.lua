@@ -1,12 +1,16 @@
--- Delivering one event to one user (prepended to every script that delivers events).
--- The event is appended to the user's stream <prefix>{u:<uid>}:ev (at most ~128
+-- Delivering events to users (prepended to every script that delivers events).
+-- An event is appended to the user's stream <prefix>{u:<uid>}:ev (at most ~128
 -- entries, gone 5 minutes after the last one: what a reconnecting client can
 -- replay), then published with its stream id as {"to":[uid],"id":...,"event":...}:
--- on `channel` with a single Redis, or on the user's own sharded channel
--- <prefix>{u:<uid>}:ch when `channel` is '' (a Cluster: one SPUBLISH reaches the
--- one master of that slot and the nodes that serve the user, nobody else).
--- An event not `kept` (internal ones) is published only. Returns the stream id.
+-- with a single Redis on `channel`, where flush() sends a script's messages as
+-- one PUBLISH (a JSON array when there are several); on a Cluster (`channel`
+-- is '') at once on the user's own sharded channel <prefix>{u:<uid>}:ch (one
+-- SPUBLISH reaches the one master of that slot and the nodes that serve the
+-- user, nobody else). An event not `kept` (internal ones) is published only.
 local EVENTS_KEEP_MS = 300000
+local UNSENT = {}
+
+-- Returns the event's stream id ('' when not kept).
 local function deliver(prefix, channel, uid, event, kept)
   local id = ''
   if kept then
@@ -18,7 +22,17 @@ local function deliver(prefix, channel, uid, event, kept)
   if channel == '' then
     redis.call('SPUBLISH', prefix .. '{u:' .. uid .. '}:ch', message)
   else
-    redis.call('PUBLISH', channel, message)
+    UNSENT[#UNSENT + 1] = message
   end
   return id
+end
+
+-- Publishes what deliver() left for `channel`; every script calls it before it returns.
+local function flush(channel)
+  if #UNSENT == 1 then
+    redis.call('PUBLISH', channel, UNSENT[1])
+  elseif #UNSENT > 1 then
+    redis.call('PUBLISH', channel, '[' .. table.concat(UNSENT, ',') .. ']')
+  end
+  UNSENT = {}
 end

@@ -317,6 +317,7 @@ pub async fn reap(redis: &Redis, cfg: &MatchConfig, shard: usize, now: i64) -> A
         (cfg.ghost_timeout_sec * 1000).to_string(),
         cfg.reap_batch.to_string(),
         REFUND_WINDOW_MS.to_string(),
+        (cfg.rematch_cooldown_sec * 1000).to_string(),
     ];
     let reply = run_in_shard(redis, cfg, shard, &redis.scripts.match_reap, args).await?;
     Ok(Reaped {

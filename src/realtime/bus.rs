@@ -154,12 +154,23 @@ pub async fn start(
 }
 
 impl Bus {
-    /// Hands one bus message to the hub.
+    /// Hands one bus message to the hub: an envelope, or an array of them
+    /// (what one script published).
     fn hand_over(&self, hub: &Hub, payload: &str) {
-        let Ok(envelope) = serde_json::from_str::<Envelope>(payload) else {
-            tracing::warn!("malformed event on the bus");
+        if payload.starts_with('[') {
+            match serde_json::from_str::<Vec<Envelope>>(payload) {
+                Ok(envelopes) => envelopes.into_iter().for_each(|e| self.hand(hub, e)),
+                Err(_) => tracing::warn!("malformed events on the bus"),
+            }
             return;
-        };
+        }
+        match serde_json::from_str::<Envelope>(payload) {
+            Ok(envelope) => self.hand(hub, envelope),
+            Err(_) => tracing::warn!("malformed event on the bus"),
+        }
+    }
+
+    fn hand(&self, hub: &Hub, envelope: Envelope) {
         let Some(event) = Event::parse(envelope.id, envelope.event) else {
             tracing::warn!("event without a type on the bus");
             return;

@@ -500,10 +500,40 @@ async fn a_pair_is_not_matched_again_within_the_cooldown() {
         StatusCode::ACCEPTED,
         "re-paired within the cooldown"
     );
+    // past the cooldown the pair is forgotten (housekeeping trims it) and may meet again
+    let recent = format!("{}{{pool:global}}:recent", app.prefix);
+    let redis = app.state.redis.pool.next();
+    assert_eq!(redis.zcard::<i64, _>(&recent).await.unwrap(), 1);
     tokio::time::sleep(Duration::from_millis(2100)).await;
+    let mut remembered = 1;
+    for _ in 0..20 {
+        remembered = redis.zcard::<i64, _>(&recent).await.unwrap();
+        if remembered == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(remembered, 0, "pairs past the cooldown are kept");
     let (status, body) = app.random(&b.token, 0).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["matched_user"]["id"], a.id);
+}
+
+#[tokio::test]
+async fn a_waiter_who_changes_settings_waits_in_the_new_class_only() {
+    let app = spawn_app().await;
+    let w = seeking(&app, "female", 30, "male").await;
+    app.random(&w.token, 0).await;
+    settings(&app, &w, json!({"preferred_gender": "male", "age_range": [40, 50]})).await;
+    // polling again moves her: nothing of her old class is left
+    assert_eq!(app.random(&w.token, 0).await.0, StatusCode::ACCEPTED);
+    let queues = redis_keys(&app, "{pool:global}:q:*").await;
+    assert_eq!(queues.len(), 1, "{queues:?}");
+    assert!(queues[0].ends_with(":40:50:0"), "{queues:?}");
+    finds_nobody(&app, &member(&app, "male", 30).await).await;
+    let (status, body) = app.random(&member(&app, "male", 45).await.token, 0).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["matched_user"]["id"], w.id);
 }
 
 #[tokio::test]
