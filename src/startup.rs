@@ -183,12 +183,13 @@ impl Application {
 /// Every route of the API, the one `recover`, and per-request bookkeeping
 /// (request id header, tracing span, metrics).
 pub fn routes(state: AppState, openapi: bytes::Bytes) -> BoxedFilter<(Response,)> {
-    let api = auth::routes(state.clone())
+    // warp tries routes in order: the match cycle's first
+    let api = matching::routes(state.clone())
+        .or(auth::routes(state.clone()))
+        .unify()
         .or(sms::routes(state.clone()))
         .unify()
         .or(users::routes(state.clone()))
-        .unify()
-        .or(matching::routes(state.clone()))
         .unify()
         .or(gems::routes(state.clone()))
         .unify()
@@ -227,7 +228,7 @@ pub fn routes(state: AppState, openapi: bytes::Bytes) -> BoxedFilter<(Response,)
                 Instant,
             ),
                   mut res: Response| {
-                let status = res.status().as_u16();
+                let status = res.status();
                 let elapsed = started.elapsed();
                 state.metrics.observe(
                     path.as_str(),
@@ -235,7 +236,11 @@ pub fn routes(state: AppState, openapi: bytes::Bytes) -> BoxedFilter<(Response,)
                     status,
                     elapsed.as_secs_f64(),
                 );
-                tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1e3, "request");
+                tracing::info!(
+                    status = status.as_u16(),
+                    latency_ms = elapsed.as_secs_f64() * 1e3,
+                    "request"
+                );
                 if let Ok(value) = warp::http::HeaderValue::from_str(&id) {
                     res.headers_mut().insert("x-request-id", value);
                 }

@@ -1,12 +1,14 @@
 //! Prometheus metrics. Routes are labelled by their pattern (`/api/broadcasts/{id}`),
 //! never by raw paths, so that the label set stays bounded.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use warp::http::StatusCode;
 
 pub struct Metrics {
     registry: Registry,
@@ -119,15 +121,19 @@ impl Metrics {
 
     /// The route pattern of a request path: numeric segments become `{id}`,
     /// media keys `{key}`, and unknown paths `unmatched`.
-    pub fn route_label(&self, path: &str) -> String {
+    pub fn route_label(&self, path: &str) -> Cow<'_, str> {
         if path == "/ws" || path == "/ws/" {
-            return "/ws".to_owned();
+            return Cow::Borrowed("/ws");
         }
         if path.starts_with("/media/") {
-            return "/media/{key}".to_owned();
+            return Cow::Borrowed("/media/{key}");
+        }
+        let path = path.trim_end_matches('/');
+        // most requests name no id: their path is their pattern
+        if let Some(known) = self.known_routes.get(path) {
+            return Cow::Borrowed(known);
         }
         let pattern: Vec<&str> = path
-            .trim_end_matches('/')
             .split('/')
             .map(|seg| {
                 if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
@@ -137,21 +143,19 @@ impl Metrics {
                 }
             })
             .collect();
-        let pattern = pattern.join("/");
-        if self.known_routes.contains(&pattern) {
-            pattern
-        } else {
-            "unmatched".to_owned()
+        match self.known_routes.get(pattern.join("/").as_str()) {
+            Some(known) => Cow::Borrowed(known),
+            None => Cow::Borrowed("unmatched"),
         }
     }
 
-    pub fn observe(&self, path: &str, method: &str, status: u16, seconds: f64) {
+    pub fn observe(&self, path: &str, method: &str, status: StatusCode, seconds: f64) {
         let route = self.route_label(path);
         self.requests
-            .with_label_values(&[route.as_str(), method, &status.to_string()])
+            .with_label_values(&[&*route, method, status.as_str()])
             .inc();
         self.latency
-            .with_label_values(&[route.as_str(), method])
+            .with_label_values(&[&*route, method])
             .observe(seconds);
     }
 

@@ -524,7 +524,12 @@ async fn a_waiter_who_changes_settings_waits_in_the_new_class_only() {
     let app = spawn_app().await;
     let w = seeking(&app, "female", 30, "male").await;
     app.random(&w.token, 0).await;
-    settings(&app, &w, json!({"preferred_gender": "male", "age_range": [40, 50]})).await;
+    settings(
+        &app,
+        &w,
+        json!({"preferred_gender": "male", "age_range": [40, 50]}),
+    )
+    .await;
     // polling again moves her: nothing of her old class is left
     assert_eq!(app.random(&w.token, 0).await.0, StatusCode::ACCEPTED);
     let queues = redis_keys(&app, "{pool:global}:q:*").await;
