@@ -8,6 +8,7 @@
 //! would undo it; so a reader takes a `Ticket` before reading, and its value
 //! is kept only if nothing was invalidated meanwhile.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
@@ -49,7 +50,11 @@ impl<K: Hash + Eq, V: Clone> LocalCache<K, V> {
 
     /// The value, if cached less than `ttl` ago; else a ticket to store what
     /// the caller reads instead.
-    pub fn get(&self, key: &K) -> Result<V, Ticket> {
+    pub fn get<Q>(&self, key: &Q) -> Result<V, Ticket>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let inner = self.lock();
         match inner.entries.get(key) {
             Some((v, at)) if at.elapsed() < self.ttl => Ok(v.clone()),
@@ -77,7 +82,11 @@ impl<K: Hash + Eq, V: Clone> LocalCache<K, V> {
         inner.entries.insert(key, (value, Instant::now()));
     }
 
-    pub fn remove(&self, key: &K) {
+    pub fn remove<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let mut inner = self.lock();
         inner.generation += 1;
         inner.entries.remove(key);

@@ -15,6 +15,8 @@
 //! every other node (milliseconds later); a node that missed that message
 //! still refuses the session after `AUTH_CACHE_MS` at most.
 
+use std::time::Duration;
+
 use chrono::Utc;
 use fred::prelude::*;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -68,6 +70,8 @@ pub struct Tokens {
     refresh_ttl: u64,
     /// Sessions checked lately, with their user.
     checked: LocalCache<String, i64>,
+    /// Access tokens whose signature was checked lately.
+    verified: LocalCache<String, AuthUser>,
 }
 
 /// 128 random bits, hex: session ids and token ids.
@@ -88,7 +92,8 @@ impl Tokens {
             validation,
             access_ttl: cfg.access_ttl_sec,
             refresh_ttl: cfg.refresh_ttl_sec,
-            checked: LocalCache::new(std::time::Duration::from_millis(cfg.auth_cache_ms), 100_000),
+            checked: LocalCache::new(Duration::from_millis(cfg.auth_cache_ms), 100_000),
+            verified: LocalCache::new(Duration::from_secs(60), 50_000),
         }
     }
 
@@ -147,26 +152,44 @@ impl Tokens {
     /// Checks an access token: signature, expiry, kind, and that its session
     /// lives and belongs to the token's user.
     pub async fn authenticate(&self, redis: &Redis, token: &str) -> ApiResult<AuthUser> {
-        let claims = self.decode(token, Kind::Access)?;
-        match self.checked.get(&claims.sid) {
-            Ok(uid) if uid == claims.uid => {}
+        let user = self.verify(token)?;
+        match self.checked.get(&user.session) {
+            Ok(uid) if uid == user.id => {}
             Ok(_) => return Err(ApiError::InvalidToken),
             Err(ticket) => {
                 let session: Option<String> =
-                    redis.pool.get(redis.keys.session(&claims.sid)).await?;
+                    redis.pool.get(redis.keys.session(&user.session)).await?;
                 let owner = session.as_deref().and_then(|s| s.split(':').next());
-                if owner != Some(claims.uid.to_string().as_str()) {
+                if owner != Some(user.id.to_string().as_str()) {
                     return Err(ApiError::InvalidToken);
                 }
-                self.checked.insert(ticket, claims.sid.clone(), claims.uid);
+                self.checked.insert(ticket, user.session.clone(), user.id);
             }
         }
-        tracing::Span::current().record("user_id", claims.uid);
-        Ok(AuthUser {
+        tracing::Span::current().record("user_id", user.id);
+        Ok(user)
+    }
+
+    /// The caller an access token names, if its signature holds and it has
+    /// not expired (whether its session lives is `authenticate`'s question).
+    /// Checking a signature costs more than the rest of a request's own
+    /// work, so tokens seen lately are remembered.
+    fn verify(&self, token: &str) -> ApiResult<AuthUser> {
+        let seen = match self.verified.get(token) {
+            Ok(user) if Utc::now().timestamp() < user.expires_at => return Ok(user),
+            Ok(_) => None,
+            Err(ticket) => Some(ticket),
+        };
+        let claims = self.decode(token, Kind::Access)?;
+        let user = AuthUser {
             id: claims.uid,
             session: claims.sid,
             expires_at: claims.exp,
-        })
+        };
+        if let Some(ticket) = seen {
+            self.verified.insert(ticket, token.to_owned(), user.clone());
+        }
+        Ok(user)
     }
 
     /// Exchanges a refresh token for a new pair. A refresh token that was
@@ -231,7 +254,7 @@ impl Tokens {
 
     /// Forgets a session this node checked (it was revoked somewhere).
     pub fn forget(&self, session: &str) {
-        self.checked.remove(&session.to_owned());
+        self.checked.remove(session);
     }
 
     /// Forgets every session this node checked (it may have missed invalidations).
