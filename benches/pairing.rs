@@ -1,6 +1,8 @@
 //! The pairing script alone, against the real Redis of `REDIS_URL`, with 0, 10k
-//! and 100k waiting users who do not fit the caller (the figure must stay flat).
-//! Each timed call is a caller who finds the one fitting waiter.
+//! and 100k waiting users who do not fit the caller (the figure must stay flat),
+//! and with 10k of them spread over 5k distinct classes inside the caller's age
+//! range (an adversary's layout: the search bounds what it looks at). Each timed
+//! call is a caller who finds the one fitting waiter.
 //!
 //! `cargo bench --bench pairing` (under `cargo test` each case runs once, small).
 
@@ -112,6 +114,47 @@ fn misfit(i: usize) -> Ticket {
     }
 }
 
+/// Waiters two to a class, every class in the caller's age range and none fitting
+/// her: men whose own range excludes 30 (a distinct range per class), and men in her
+/// own 1° cell whose radius (a distinct one per class) does not reach her, so that a
+/// class cannot be ruled out without reading its geo set.
+fn spread_misfit(i: usize) -> Ticket {
+    let class = i / 2;
+    let age = 25 + (class % 11) as i32;
+    let variant = class / 22;
+    if class.is_multiple_of(2) {
+        // the variant-th range [lo, hi] with 31 <= lo <= hi <= 100
+        let (mut lo, mut left) = (31, variant as i32);
+        while left > 100 - lo {
+            left -= 101 - lo;
+            lo += 1;
+        }
+        ticket(
+            Gender::Male,
+            age,
+            Preferred::Female,
+            (lo, lo + left),
+            0,
+            None,
+        )
+    } else {
+        let far_corner = Location {
+            lat: 37.95,
+            lng: 126.05,
+        };
+        let radius = 1 + (variant % 80) as i32;
+        let min = 18 + (variant / 80) as i32;
+        ticket(
+            Gender::Male,
+            age,
+            Preferred::Female,
+            (min, 100),
+            radius,
+            Some(far_corner),
+        )
+    }
+}
+
 /// The one waiter who fits: a man of 30 in Seoul who wants women.
 fn fitting() -> Ticket {
     ticket(
@@ -151,12 +194,18 @@ async fn used_memory(redis: &Redis) -> i64 {
         .unwrap()
 }
 
-/// Adds waiters up to `total`, 200 at a time in flight.
-async fn populate(redis: &Redis, cfg: &MatchConfig, from: usize, total: usize) {
+/// Adds waiters `make(from..total)`, 200 at a time in flight.
+async fn populate(
+    redis: &Redis,
+    cfg: &MatchConfig,
+    make: fn(usize) -> Ticket,
+    from: usize,
+    total: usize,
+) {
     let now = engine::now_ms();
     for chunk in (from..total).collect::<Vec<_>>().chunks(200) {
         let calls = chunk.iter().map(|&i| {
-            let t = misfit(i);
+            let t = make(i);
             async move {
                 let out = engine::pair(redis, cfg, &t, next(), now).await.unwrap();
                 assert_eq!(
@@ -212,7 +261,7 @@ fn pairing(c: &mut Criterion) {
     let mut waiting = 0;
     for &n in sizes {
         let before = rt.block_on(used_memory(&redis));
-        rt.block_on(populate(&redis, &cfg, waiting, n));
+        rt.block_on(populate(&redis, &cfg, misfit, waiting, n));
         if n > waiting {
             let per_user = (rt.block_on(used_memory(&redis)) - before) / (n - waiting) as i64;
             eprintln!("redis memory per waiting user: {per_user} bytes ({n} waiting)");
@@ -220,30 +269,53 @@ fn pairing(c: &mut Criterion) {
         waiting = n;
         let first_uid = NEXT.load(Ordering::Relaxed);
         group.bench_with_input(BenchmarkId::new("misfits_waiting", n), &n, |b, _| {
-            b.to_async(&rt).iter_custom(|iters| {
-                let (redis, cfg) = (&redis, &cfg);
-                async move {
-                    let mut spent = Duration::ZERO;
-                    for _ in 0..iters {
-                        let now = engine::now_ms();
-                        engine::pair(redis, cfg, &fitting(), next(), now)
-                            .await
-                            .unwrap();
-                        let caller = caller();
-                        let started = Instant::now();
-                        let out = engine::pair(redis, cfg, &caller, next(), now)
-                            .await
-                            .unwrap();
-                        spent += started.elapsed();
-                        assert!(matches!(out, PairOutcome::Paired { .. }), "{out:?}");
-                    }
-                    spent
-                }
-            })
+            b.to_async(&rt)
+                .iter_custom(|iters| timed_pairings(&redis, &cfg, iters))
         });
         rt.block_on(clear_iterations(&redis, &prefix, first_uid));
     }
     group.finish();
+    remove_all(&rt, &redis, &prefix);
+
+    // the adversary's layout, on a pool of its own
+    let mut group = c.benchmark_group("pair_script_spread");
+    group.measurement_time(Duration::from_secs(if quick { 1 } else { 10 }));
+    let spread = if quick { 400 } else { 10_000 };
+    for n in [0, spread] {
+        rt.block_on(populate(&redis, &cfg, spread_misfit, 0, n));
+        let first_uid = NEXT.load(Ordering::Relaxed);
+        group.bench_with_input(BenchmarkId::new("spread_misfits_waiting", n), &n, |b, _| {
+            b.to_async(&rt)
+                .iter_custom(|iters| timed_pairings(&redis, &cfg, iters))
+        });
+        rt.block_on(clear_iterations(&redis, &prefix, first_uid));
+    }
+    group.finish();
+    remove_all(&rt, &redis, &prefix);
+}
+
+/// `iters` pairing calls of the caller, each after the one fitting waiter joined:
+/// the time of the caller's calls alone.
+async fn timed_pairings(redis: &Redis, cfg: &MatchConfig, iters: u64) -> Duration {
+    let mut spent = Duration::ZERO;
+    for _ in 0..iters {
+        let now = engine::now_ms();
+        engine::pair(redis, cfg, &fitting(), next(), now)
+            .await
+            .unwrap();
+        let caller = caller();
+        let started = Instant::now();
+        let out = engine::pair(redis, cfg, &caller, next(), now)
+            .await
+            .unwrap();
+        spent += started.elapsed();
+        assert!(matches!(out, PairOutcome::Paired { .. }), "{out:?}");
+    }
+    spent
+}
+
+/// Deletes every key of the benchmark's prefix.
+fn remove_all(rt: &tokio::runtime::Runtime, redis: &Redis, prefix: &str) {
     let keys: Vec<String> = rt
         .block_on(
             redis

@@ -14,6 +14,10 @@
 --                               entry; after a pair that owes gems, both tickets stay
 --                               parked ('1') a while, so that unpair.lua can put them back
 --   T:cls:<g>:<pg>        zset  occupied classes, scored by age
+--   T:heads:<g>:<pg>      zset  the same classes, scored by their oldest waiter's enqueue
+--                               time (which class to look at first)
+--   T:cursor              hash  where the next search of a crowded bucket starts, per
+--                               bucket and age range (pair.lua)
 --   T:q:<g>:<pg>:<cls>    zset  waiting uids of a class, scored by enqueue time (ms)
 --   T:geo:<g>:<pg>:<cls>  geo   the same uids, for those with a location
 --   T:seen                zset  waiting uids by last sign of life (ms)
@@ -58,7 +62,7 @@ local function pair_key(a, b)
 end
 
 -- Takes a waiting user of class (g, pg, cls) out of the indexes; `lng` is '' when
--- they gave no location (then they are in no geo set).
+-- they gave no location (then they are in no geo set), nil when unknown.
 local function unindex_from(uid, g, pg, cls, lng)
   local q = k('q', g, pg, cls)
   redis.call('ZREM', k('seen'), uid)
@@ -66,8 +70,12 @@ local function unindex_from(uid, g, pg, cls, lng)
   if lng ~= '' then
     redis.call('ZREM', k('geo', g, pg, cls), uid)
   end
-  if redis.call('ZCARD', q) == 0 then
+  local head = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
+  if #head == 0 then
     redis.call('ZREM', k('cls', g, pg), cls)
+    redis.call('ZREM', k('heads', g, pg), cls)
+  else
+    redis.call('ZADD', k('heads', g, pg), 'XX', head[2], cls)
   end
 end
 
@@ -85,6 +93,7 @@ end
 -- Puts a user whose ticket fields are given into the indexes.
 local function index(uid, g, pg, cls, age, since, lng, lat, now)
   redis.call('ZADD', k('cls', g, pg), age, cls)
+  redis.call('ZADD', k('heads', g, pg), 'LT', since, cls)
   redis.call('ZADD', k('q', g, pg, cls), since, uid)
   if lng ~= '' then
     redis.call('GEOADD', k('geo', g, pg, cls), lng, lat, uid)

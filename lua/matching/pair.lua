@@ -84,17 +84,11 @@ local function cell_distance(clat, clng)
   return 2 * 6372.797560856 * math.asin(math.min(1, math.sqrt(h)))
 end
 
--- Takes a waiter out of one class's queue and geo set, and out of the pool (a
--- ghost, or an entry whose ticket is gone, e.g. evicted under maxmemory).
-local function drop(uid, wg, wpg, c)
-  local q = k('q', wg, wpg, c)
-  redis.call('ZREM', q, uid)
-  redis.call('ZREM', k('geo', wg, wpg, c), uid)
-  if redis.call('ZCARD', q) == 0 then
-    redis.call('ZREM', k('cls', wg, wpg), c)
-  end
-  redis.call('ZREM', k('seen'), uid)
-  redis.call('DEL', k('ticket', uid))
+-- Takes a waiter out of the pool (a ghost, or an entry whose ticket is gone, e.g.
+-- evicted under maxmemory).
+local function drop(w, wg, wpg, c)
+  unindex_from(w, wg, wpg, c, nil)
+  redis.call('DEL', k('ticket', w))
 end
 
 -- Whether a waiter of class (wg, wpg, c) may be offered: 'yes', 'no', or 'gone'
@@ -114,11 +108,109 @@ local function usable(w, wg, wpg, c)
   return 'yes'
 end
 
--- Every loop is bounded: a queue head is looked for past at most MAX_SKIPS users who
--- may not be offered (the caller's blocks, recent partners and ghosts), and a radius
--- class offers at most MAX_NEAR of its waiters nearest the caller (the oldest of
--- those wins).
+-- Every loop is bounded, whatever waits in the pool. A search looks at most at
+-- MAX_CLASSES classes of a bucket in the caller's age range, and reads at most
+-- MAX_PROBES of their queues and geo sets (the oldest heads first). When more classes
+-- are in range (a crowd, which only many distinct settings make), it looks at the
+-- NEWEST classes joined last (so that a newcomer is found at once) and at a WINDOW of
+-- the others that moves on with every search by the same bucket and range (so that
+-- every class gets its turn), with CROWD_PROBES probes each: the longest-waiting
+-- compatible user may then be missed by one search, the price of the bound. In a
+-- queue it steps past at most MAX_SKIPS users who may not be offered (blocks, recent
+-- partners, ghosts), and a radius class offers at most MAX_NEAR of its waiters nearest
+-- the caller (the oldest of those wins).
+local MAX_CLASSES, MAX_PROBES = 48, 16
+local NEWEST, WINDOW, CROWD_PROBES = 8, 24, 4
 local MAX_SKIPS, MAX_NEAR = 64 + n_excluded, 256
+
+-- The classes of bucket (wg, wpg) to look at, as groups {classes, probes}: those with
+-- an age in the caller's range, or in a crowd the newest and a window.
+local function to_look_at(wg, wpg)
+  local key = k('cls', wg, wpg)
+  local list = redis.call('ZRANGEBYSCORE', key, amin, amax, 'LIMIT', 0, MAX_CLASSES + 1)
+  if #list <= MAX_CLASSES then
+    return {{list, MAX_PROBES}}
+  end
+  local newest = redis.call('ZRANGE', k('heads', wg, wpg), -NEWEST, -1)
+  local cursor = wg .. ':' .. wpg .. ':' .. ARGV[7] .. ':' .. ARGV[8]
+  -- by rank (an offset into a score range would be walked one by one)
+  local first = redis.call('ZCOUNT', key, '-inf', '(' .. ARGV[7])
+  local total = redis.call('ZCOUNT', key, amin, amax)
+  local start = redis.call('HINCRBY', k('cursor'), cursor, WINDOW) % total
+  local window = redis.call('ZRANGE', key, first + start, first + math.min(start + WINDOW, total) - 1)
+  if #window < WINDOW then
+    for _, c in ipairs(redis.call('ZRANGE', key, first, first + WINDOW - #window - 1)) do
+      window[#window + 1] = c
+    end
+  end
+  return {{newest, CROWD_PROBES}, {window, CROWD_PROBES}}
+end
+
+-- Of `classes` of bucket (wg, wpg), those that fit the caller both ways on age and may
+-- be within reach, each as {class, distance limit km, oldest waiter's enqueue time},
+-- the oldest first.
+local function candidates(wg, wpg, classes)
+  local fit = {}
+  for _, c in ipairs(classes) do
+    local _, _, cage, wmin, wmax, wr, clat, clng = string.find(c, '^(%d+):(%d+):(%d+):(%d+):?(-?%d*):?(-?%d*)$')
+    cage, wmin, wmax, wr = tonumber(cage), tonumber(wmin), tonumber(wmax), tonumber(wr)
+    local limit = radius
+    if wr > 0 and (limit == 0 or wr < limit) then
+      limit = wr
+    end
+    if amin <= cage and cage <= amax and wmin <= age and age <= wmax
+      and (clat == '' or lng == '' or cell_distance(tonumber(clat), tonumber(clng)) <= limit) then
+      fit[#fit + 1] = {c, limit, 0}
+    end
+  end
+  if #fit > 1 then
+    local names = {}
+    for i, f in ipairs(fit) do
+      names[i] = f[1]
+    end
+    local heads = redis.call('ZMSCORE', k('heads', wg, wpg), unpack(names))
+    for i, f in ipairs(fit) do
+      f[3] = tonumber(heads[i]) or 0
+    end
+    table.sort(fit, function(a, b) return a[3] < b[3] end)
+  end
+  return fit
+end
+
+-- The oldest usable waiter of one class older than best[2] (best is updated).
+local function probe(best, wg, wpg, c, limit)
+  local q = k('q', wg, wpg, c)
+  if limit == 0 then
+    local i = 0
+    for _ = 1, MAX_SKIPS do
+      local head = redis.call('ZRANGE', q, i, i, 'WITHSCORES')
+      if #head == 0 or tonumber(head[2]) >= best[2] then
+        return
+      end
+      local verdict = usable(head[1], wg, wpg, c)
+      if verdict == 'yes' then
+        best[1], best[2], best[3], best[4], best[5] = head[1], tonumber(head[2]), wg, wpg, c
+        return
+      end
+      if verdict == 'no' then
+        i = i + 1 -- a removed ghost shifts the rest down instead
+      end
+    end
+  elseif lng ~= '' then
+    local near = redis.call('GEOSEARCH', k('geo', wg, wpg, c), 'FROMLONLAT', lng, lat,
+      'BYRADIUS', limit, 'km', 'ASC', 'COUNT', MAX_NEAR)
+    if #near == 0 then
+      return
+    end
+    local times = redis.call('ZMSCORE', q, unpack(near))
+    for i, w in ipairs(near) do
+      local s = tonumber(times[i])
+      if s and s < best[2] and usable(w, wg, wpg, c) == 'yes' then
+        best[1], best[2], best[3], best[4], best[5] = w, s, wg, wpg, c
+      end
+    end
+  end
+end
 
 -- 4. the oldest usable waiter over the classes that fit both ways: {uid, since, wg, wpg, class}
 local function search()
@@ -126,42 +218,14 @@ local function search()
   local wanted = (pg == 'all') and {'male', 'female'} or {pg}
   for _, wg in ipairs(wanted) do
     for _, wpg in ipairs({g, 'all'}) do
-      for _, c in ipairs(redis.call('ZRANGEBYSCORE', k('cls', wg, wpg), amin, amax)) do
-        local _, _, wmin, wmax, wr, clat, clng = string.find(c, '^%d+:(%d+):(%d+):(%d+):?(-?%d*):?(-?%d*)$')
-        wmin, wmax, wr = tonumber(wmin), tonumber(wmax), tonumber(wr)
-        local limit = radius
-        if wr > 0 and (limit == 0 or wr < limit) then
-          limit = wr
-        end
-        local reachable = clat == '' or lng == '' or cell_distance(tonumber(clat), tonumber(clng)) <= limit
-        if wmin <= age and age <= wmax and reachable then
-          local q = k('q', wg, wpg, c)
-          if limit == 0 then
-            local i = 0
-            for _ = 1, MAX_SKIPS do
-              local head = redis.call('ZRANGE', q, i, i, 'WITHSCORES')
-              if #head == 0 or tonumber(head[2]) >= best[2] then
-                break
-              end
-              local verdict = usable(head[1], wg, wpg, c)
-              if verdict == 'yes' then
-                best = {head[1], tonumber(head[2]), wg, wpg, c}
-                break
-              end
-              if verdict == 'no' then
-                i = i + 1 -- a removed ghost shifts the rest down instead
-              end
-            end
-          elseif lng ~= '' then
-            local near = redis.call('GEOSEARCH', k('geo', wg, wpg, c), 'FROMLONLAT', lng, lat,
-              'BYRADIUS', limit, 'km', 'ASC', 'COUNT', MAX_NEAR)
-            for _, w in ipairs(near) do
-              local s = tonumber(redis.call('ZSCORE', q, w))
-              if s and s < best[2] and usable(w, wg, wpg, c) == 'yes' then
-                best = {w, s, wg, wpg, c}
-              end
-            end
+      for _, group in ipairs(to_look_at(wg, wpg)) do
+        local probes = group[2]
+        for _, f in ipairs(candidates(wg, wpg, group[1])) do
+          if probes == 0 or f[3] >= best[2] then
+            break
           end
+          probe(best, wg, wpg, f[1], f[2])
+          probes = probes - 1
         end
       end
     end

@@ -800,3 +800,55 @@ async fn a_radius_reaches_across_cell_boundaries() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["matched_user"]["id"], e.id);
 }
+
+/// Men of 25–35 who want women but not of 30: `n` of them, each in a class of
+/// their own (a distinct age range), all waiting.
+async fn crowd_of_misfits(app: &TestApp, n: usize) {
+    for i in 0..n {
+        let m = member(app, "male", 25 + (i % 11) as i32).await;
+        grant_gems(app, m.id, 1).await;
+        let low = 31 + (i / 11) as i64;
+        settings(
+            app,
+            &m,
+            json!({"preferred_gender": "female", "age_range": [low, 100]}),
+        )
+        .await;
+        assert_eq!(app.random(&m.token, 0).await.0, StatusCode::ACCEPTED);
+    }
+}
+
+#[tokio::test]
+async fn in_a_crowd_of_classes_a_newcomer_is_found_at_once() {
+    let app = spawn_app().await;
+    // more distinct classes in her range than one search looks at (pair.lua: 48)
+    crowd_of_misfits(&app, 60).await;
+    // of the youngest age: outside the first window of the crowd (ranks 24-47)
+    let newcomer = member(&app, "male", 25).await;
+    assert_eq!(app.random(&newcomer.token, 0).await.0, StatusCode::ACCEPTED);
+    let w = member(&app, "female", 30).await;
+    let (status, body) = app.random(&w.token, 0).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["matched_user"]["id"], newcomer.id);
+}
+
+#[tokio::test]
+async fn in_a_crowd_of_classes_every_class_gets_its_turn() {
+    let app = spawn_app().await;
+    // the one who fits came first: not among the newest, nor in the first window
+    let first = member(&app, "male", 26).await;
+    assert_eq!(app.random(&first.token, 0).await.0, StatusCode::ACCEPTED);
+    crowd_of_misfits(&app, 60).await;
+    let w = member(&app, "female", 30).await;
+    // the window moves on by 24 classes a search: 61 classes take at most 3
+    let mut searches = 0;
+    let body = loop {
+        searches += 1;
+        let (status, body) = app.random(&w.token, 0).await;
+        if status == StatusCode::OK {
+            break body;
+        }
+        assert!(searches < 4, "not found after {searches} searches");
+    };
+    assert_eq!(body["matched_user"]["id"], first.id);
+}
