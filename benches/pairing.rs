@@ -1,8 +1,10 @@
 //! The pairing script alone, against the real Redis of `REDIS_URL`, with 0, 10k
 //! and 100k waiting users who do not fit the caller (the figure must stay flat),
 //! and with 10k of them spread over 5k distinct classes inside the caller's age
-//! range (an adversary's layout: the search bounds what it looks at). Each timed
-//! call is a caller who finds the one fitting waiter.
+//! range (an adversary's layout: the search bounds what it looks at), and with
+//! waiters of other languages and waiters whose filters relaxed (a caller of one
+//! language must not visit the others). Each timed call is a caller who finds the
+//! one fitting waiter.
 //!
 //! `cargo bench --bench pairing` (under `cargo test` each case runs once, small).
 
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use fred::prelude::*;
 use voxmatch::config::{Config, MatchConfig};
-use voxmatch::matching::engine::{self, PairOutcome, Ticket};
+use voxmatch::matching::engine::{self, PairOutcome, Reach, Ticket};
 use voxmatch::matching::model::{Location, Preferred};
 use voxmatch::redis::Redis;
 use voxmatch::users::model::Gender;
@@ -58,6 +60,7 @@ fn ticket(
             gender.as_str()
         ),
         excluded: Vec::new(),
+        reach: Reach::plain(age),
     }
 }
 
@@ -167,6 +170,29 @@ fn fitting() -> Ticket {
     )
 }
 
+/// How the relaxed waiters relax: after 1 s, every 1 s, 2 years a side (from 18).
+const RELAX: &str = "1000:1000:2:18";
+
+/// Misfits as above, half of them speaking one of five other languages, the other
+/// half Korean speakers whose filters relax (and were relaxed three times, still
+/// not fitting).
+fn language_misfit(i: usize) -> Ticket {
+    let mut t = misfit(i);
+    t.reach = if i.is_multiple_of(2) {
+        let other = ["en", "ja", "zh", "es", "fr"][(i / 2) % 5];
+        Reach::new(t.age, &[other.to_owned()], "[]".into(), String::new())
+    } else {
+        Reach::new(t.age, &["ko".to_owned()], "[]".into(), RELAX.into())
+    };
+    t
+}
+
+fn speaking(mut t: Ticket, languages: &[&str]) -> Ticket {
+    let languages: Vec<String> = languages.iter().map(|l| l.to_string()).collect();
+    t.reach = Reach::new(t.age, &languages, r#"["music"]"#.into(), RELAX.into());
+    t
+}
+
 async fn setup() -> (Redis, MatchConfig, String) {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:16379".into());
     let prefix = format!("bench{:08x}:", rand::random::<u32>());
@@ -208,10 +234,9 @@ async fn populate(
             let t = make(i);
             async move {
                 let out = engine::pair(redis, cfg, &t, next(), now).await.unwrap();
-                assert_eq!(
-                    out,
-                    PairOutcome::Waiting,
-                    "misfits never fit each other here"
+                assert!(
+                    matches!(out, PairOutcome::Waiting(_)),
+                    "misfits never fit each other here: {out:?}"
                 );
             }
         });
@@ -270,7 +295,31 @@ fn pairing(c: &mut Criterion) {
         let first_uid = NEXT.load(Ordering::Relaxed);
         group.bench_with_input(BenchmarkId::new("misfits_waiting", n), &n, |b, _| {
             b.to_async(&rt)
-                .iter_custom(|iters| timed_pairings(&redis, &cfg, iters))
+                .iter_custom(|iters| timed_pairings(&redis, &cfg, iters, caller, fitting))
+        });
+        rt.block_on(clear_iterations(&redis, &prefix, first_uid));
+    }
+    group.finish();
+    remove_all(&rt, &redis, &prefix);
+
+    // languages and relaxed filters, on a pool of their own
+    let mut group = c.benchmark_group("pair_script_languages");
+    group.measurement_time(Duration::from_secs(if quick { 1 } else { 10 }));
+    let many = *sizes.last().unwrap();
+    let korean_caller = || speaking(caller(), &["ko"]);
+    let korean_fitting = || speaking(fitting(), &["en", "ko"]);
+    for n in [0, many] {
+        rt.block_on(populate(&redis, &cfg, language_misfit, 0, n));
+        // three relaxation steps later, every relaxed waiter filed again
+        let mut reaper = cfg.clone();
+        reaper.reap_batch = many as u64 + 1;
+        rt.block_on(engine::reap(&redis, &reaper, 0, engine::now_ms() + 3500))
+            .unwrap();
+        let first_uid = NEXT.load(Ordering::Relaxed);
+        group.bench_with_input(BenchmarkId::new("misfits_waiting", n), &n, |b, _| {
+            b.to_async(&rt).iter_custom(|iters| {
+                timed_pairings(&redis, &cfg, iters, korean_caller, korean_fitting)
+            })
         });
         rt.block_on(clear_iterations(&redis, &prefix, first_uid));
     }
@@ -286,7 +335,7 @@ fn pairing(c: &mut Criterion) {
         let first_uid = NEXT.load(Ordering::Relaxed);
         group.bench_with_input(BenchmarkId::new("spread_misfits_waiting", n), &n, |b, _| {
             b.to_async(&rt)
-                .iter_custom(|iters| timed_pairings(&redis, &cfg, iters))
+                .iter_custom(|iters| timed_pairings(&redis, &cfg, iters, caller, fitting))
         });
         rt.block_on(clear_iterations(&redis, &prefix, first_uid));
     }
@@ -296,7 +345,13 @@ fn pairing(c: &mut Criterion) {
 
 /// `iters` pairing calls of the caller, each after the one fitting waiter joined:
 /// the time of the caller's calls alone.
-async fn timed_pairings(redis: &Redis, cfg: &MatchConfig, iters: u64) -> Duration {
+async fn timed_pairings(
+    redis: &Redis,
+    cfg: &MatchConfig,
+    iters: u64,
+    caller: impl Fn() -> Ticket,
+    fitting: impl Fn() -> Ticket,
+) -> Duration {
     let mut spent = Duration::ZERO;
     for _ in 0..iters {
         let now = engine::now_ms();

@@ -223,9 +223,9 @@ case "${1:-}" in
     "$DATA/venv/bin/python" scripts/check_deploy.py target/debug/voxmatch
     # the domains that live in Redis, once more against a Redis Cluster
     start_cluster
-    log "matching, realtime, events, calls and auth against the local Redis Cluster"
+    log "matching, queue, realtime, events, calls and auth against the local Redis Cluster"
     REDIS_URL=$CLUSTER_URL RUST_TEST_THREADS=${RUST_TEST_THREADS:-6} \
-      cargo test --test api -- matching:: realtime:: events:: calls:: auth::
+      cargo test --test api -- matching:: queue:: realtime:: events:: calls:: auth::
     exec "$0" drill
     ;;
   cluster)

@@ -8,19 +8,28 @@
 -- [[uid, event], ...], or ''): on a Cluster, users' streams and channels live in their
 -- own slots, out of this script's reach; with a single Redis the script delivers them.
 --
--- Layout (g: gender, pg: preferred gender, cls: "<age>:<min age>:<max age>:<radius km>",
--- plus ":<cell lat>:<cell lng>" (1°x1°) for waiters with a radius):
---   T:ticket:<uid>        hash  g a pg cls lng lat since cost card parked: a waiting user's
---                               entry; after a pair that owes gems, both tickets stay
---                               parked ('1') a while, so that unpair.lua can put them back
---   T:cls:<g>:<pg>        zset  occupied classes, scored by age
---   T:heads:<g>:<pg>      zset  the same classes, scored by their oldest waiter's enqueue
+-- Layout (s: a scope, g: gender, pg: preferred gender, b = "<s>/<g>" a bucket's gender,
+-- cls: "<age>:<min age>:<max age>:<radius km>", plus ":<cell lat>:<cell lng>" (1°x1°) for
+-- waiters with a radius). A scope is the age band ('a' 18 and over, 'u' under 18) and a
+-- language part: ':<code>' for each language the user speaks and '+' (speaks some), or
+-- '*' (said none). A waiter is filed under each of their scopes (`sc`, comma-separated):
+--   T:ticket:<uid>        hash  g a pg cls lng lat since cost card sc int rx ba parked: a
+--                               waiting user's entry (int: interests as JSON; rx: how
+--                               the filters relax, ba: the saved "<min>:<max>:<radius>");
+--                               after a pair that owes gems, both tickets stay parked
+--                               ('1') a while, so that unpair.lua can put them back
+--   T:cls:<b>:<pg>        zset  occupied classes, scored by age
+--   T:heads:<b>:<pg>      zset  the same classes, scored by their oldest waiter's enqueue
 --                               time (which class to look at first)
 --   T:cursor              hash  where the next search of a crowded bucket starts, per
 --                               bucket and age range (pair.lua)
---   T:q:<g>:<pg>:<cls>    zset  waiting uids of a class, scored by enqueue time (ms)
---   T:geo:<g>:<pg>:<cls>  geo   the same uids, for those with a location
+--   T:q:<b>:<pg>:<cls>    zset  waiting uids of a class, scored by enqueue time (ms)
+--   T:geo:<b>:<pg>:<cls>  geo   the same uids, for those with a location
 --   T:seen                zset  waiting uids by last sign of life (ms)
+--   T:relax               zset  waiters whose filters relax, by when they widen next (ms)
+--   T:waits               zset  "<match id>:<wait ms>" of recent pairs by pairing time, the
+--                               last 1000 of 10 minutes (trimmed by reap.lua)
+--   T:stats               hash  eta: the median of T:waits (ms), kept by reap.lua
 --   T:m:<id>              hash  a b status deadline da db card_a card_b [unpaid] [call]
 --                               (kept a minute after it ends; ten if matched, for the call);
 --                               `unpaid` until the server charged its gems (confirm.lua)
@@ -61,44 +70,91 @@ local function pair_key(a, b)
   return b .. ':' .. a
 end
 
--- Takes a waiting user of class (g, pg, cls) out of the indexes; `lng` is '' when
--- they gave no location (then they are in no geo set), nil when unknown.
-local function unindex_from(uid, g, pg, cls, lng)
-  local q = k('q', g, pg, cls)
-  redis.call('ZREM', k('seen'), uid)
+-- Takes a waiting user of class (pg, cls) out of one bucket (b: "<scope>/<gender>");
+-- `lng` is '' when they gave no location (then they are in no geo set), nil when unknown.
+local function unfile(uid, b, pg, cls, lng)
+  local q = k('q', b, pg, cls)
   redis.call('ZREM', q, uid)
   if lng ~= '' then
-    redis.call('ZREM', k('geo', g, pg, cls), uid)
+    redis.call('ZREM', k('geo', b, pg, cls), uid)
   end
   local head = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
   if #head == 0 then
-    redis.call('ZREM', k('cls', g, pg), cls)
-    redis.call('ZREM', k('heads', g, pg), cls)
+    redis.call('ZREM', k('cls', b, pg), cls)
+    redis.call('ZREM', k('heads', b, pg), cls)
   else
-    redis.call('ZADD', k('heads', g, pg), 'XX', head[2], cls)
+    redis.call('ZADD', k('heads', b, pg), 'XX', head[2], cls)
+  end
+end
+
+-- Takes a waiting user of scopes `sc`, gender g and class (pg, cls) out of the indexes.
+local function unindex_from(uid, sc, g, pg, cls, lng)
+  redis.call('ZREM', k('seen'), uid)
+  for s in string.gmatch(sc, '[^,]+') do
+    unfile(uid, s .. '/' .. g, pg, cls, lng)
   end
 end
 
 -- Takes a user out of the indexes; their ticket hash stays. True if they were waiting.
 local function unindex(uid)
-  local t = redis.call('HMGET', k('ticket', uid), 'g', 'pg', 'cls', 'lng', 'parked')
+  local t = redis.call('HMGET', k('ticket', uid), 'g', 'pg', 'cls', 'lng', 'parked', 'sc')
   if not t[1] or t[5] == '1' then
     redis.call('ZREM', k('seen'), uid)
     return false
   end
-  unindex_from(uid, t[1], t[2], t[3], t[4])
+  unindex_from(uid, t[6], t[1], t[2], t[3], t[4])
   return true
 end
 
--- Puts a user whose ticket fields are given into the indexes.
-local function index(uid, g, pg, cls, age, since, lng, lat, now)
-  redis.call('ZADD', k('cls', g, pg), age, cls)
-  redis.call('ZADD', k('heads', g, pg), 'LT', since, cls)
-  redis.call('ZADD', k('q', g, pg, cls), since, uid)
-  if lng ~= '' then
-    redis.call('GEOADD', k('geo', g, pg, cls), lng, lat, uid)
+-- Puts a user whose ticket fields are given into the indexes, last seen at `seen` (ms).
+local function index(uid, sc, g, pg, cls, age, since, lng, lat, seen)
+  for s in string.gmatch(sc, '[^,]+') do
+    local b = s .. '/' .. g
+    redis.call('ZADD', k('cls', b, pg), age, cls)
+    redis.call('ZADD', k('heads', b, pg), 'LT', since, cls)
+    redis.call('ZADD', k('q', b, pg, cls), since, uid)
+    if lng ~= '' then
+      redis.call('GEOADD', k('geo', b, pg, cls), lng, lat, uid)
+    end
   end
-  redis.call('ZADD', k('seen'), now, uid)
+  redis.call('ZADD', k('seen'), seen, uid)
+end
+
+-- A waiter's class: their age, age range and radius, and the 1°x1° cell they are in
+-- when they have a radius (so that far callers can skip the class unsearched).
+local function class_of(age, amin, amax, radius, lng, lat)
+  local c = string.format('%d:%d:%d:%d', age, amin, amax, radius)
+  if radius > 0 and lng ~= '' then
+    c = c .. string.format(':%d:%d', math.floor(tonumber(lat)), math.floor(tonumber(lng)))
+  end
+  return c
+end
+
+-- Filters after waiting since `since` under relax rule `spec` = "<after ms>:<every
+-- ms>:<step years>:<lowest age>": widened once `after` ms in and again every `every`
+-- ms, the age range by `step` each side (within lowest age..100), a radius doubled
+-- (past 20000 km: none). Returns min age, max age, radius and when they widen next
+-- (nil: fully widened).
+local function relaxed(amin, amax, radius, spec, since, now)
+  local _, _, after, every, step, lowest = string.find(spec, '^(%d+):(%d+):(%d+):(%d+)$')
+  after, every, step, lowest = tonumber(after), tonumber(every), tonumber(step), tonumber(lowest)
+  local n = 0
+  if now - since >= after then
+    n = math.floor((now - since - after) / every) + 1
+  end
+  amin = math.max(lowest, amin - n * step)
+  amax = math.min(100, amax + n * step)
+  if radius > 0 then
+    radius = radius * 2 ^ n
+    if radius > 20000 then
+      radius = 0
+    end
+  end
+  local next_at
+  if (step > 0 and (amin > lowest or amax < 100)) or radius > 0 then
+    next_at = since + after + n * every
+  end
+  return amin, amax, math.floor(radius), next_at
 end
 
 local PREFIX = string.sub(T, 1, string.find(T, '{pool:', 1, true) - 1)

@@ -5,23 +5,21 @@
 -- ARGV[9] radius km (0: none), ARGV[10] lng ('' when unknown), ARGV[11] lat,
 -- ARGV[12] gems owed if matched, ARGV[13] public card (JSON), ARGV[14] now (ms),
 -- ARGV[15] id for a new match, ARGV[16] decision window (ms), ARGV[17] rematch cooldown (ms),
--- ARGV[18] ghost timeout (ms), ARGV[19] the user's gem balance,
--- ARGV[20..] users never to pair with (blocks either way)
+-- ARGV[18] ghost timeout (ms), ARGV[19] the user's gem balance, ARGV[20] the scopes the
+-- user is filed under, ARGV[21] the scopes searched (comma-separated, see lib.lua),
+-- ARGV[22] interests (JSON array), ARGV[23] relax rule ('' when off, see lib.lua),
+-- ARGV[24..] users never to pair with (blocks either way)
 -- Returns {'pending', match id, partner card, deadline}   an undecided match exists already
 --         {'charging'}   the user's match is being paid for (by another request): wait for it
 --         {'broke'}   too few gems for a filtered match: not queued (and out of the pool)
 --         {'paired', match id, partner card, deadline, partner uid, partner's gems owed, partner's enqueue time}
---         {'waiting'}
+--         {'waiting', enqueue time, users waiting, median wait (ms) or '', min age, max age, radius}
 local uid, g, pg = ARGV[3], ARGV[4], ARGV[6]
 local age, amin, amax, radius = tonumber(ARGV[5]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local lng, lat, card = ARGV[10], ARGV[11], ARGV[13]
 local now, show = tonumber(ARGV[14]), tonumber(ARGV[16])
 local cooldown, ghost = tonumber(ARGV[17]), tonumber(ARGV[18])
-local cls = ARGV[5] .. ':' .. ARGV[7] .. ':' .. ARGV[8] .. ':' .. ARGV[9]
-if radius > 0 and lng ~= '' then
-  -- a radius class also names its 1°x1° cell, so that far callers can skip it unsearched
-  cls = cls .. ':' .. string.format('%d', math.floor(tonumber(lat))) .. ':' .. string.format('%d', math.floor(tonumber(lng)))
-end
+local scopes, searched, interests, rx = ARGV[20], ARGV[21], ARGV[22], ARGV[23]
 
 -- 1. an undecided match is answered again until it is decided or its window ends
 local current = redis.call('GET', k('um', uid))
@@ -42,26 +40,32 @@ end
 
 -- 2. where the user is: waiting (in class prev[3] of (prev[4], prev[5])), or not
 local ticket = k('ticket', uid)
-local prev = redis.call('HMGET', ticket, 'since', 'parked', 'cls', 'g', 'pg', 'lng', 'lat')
+local prev = redis.call('HMGET', ticket, 'since', 'parked', 'cls', 'g', 'pg', 'lng', 'lat', 'sc')
 local waiting = prev[3] ~= false and prev[2] ~= '1'
 if tonumber(ARGV[12]) > tonumber(ARGV[19]) then
   if waiting then
-    unindex_from(uid, prev[4], prev[5], prev[3], prev[6])
+    unindex_from(uid, prev[8], prev[4], prev[5], prev[3], prev[6])
   end
   redis.call('DEL', ticket)
   return reply({'broke'})
 end
--- a waiting user keeps their place in line, and their entries while the class stays
+-- a waiting user keeps their place in line (and their filters relax with it), and their
+-- entries while the class stays
 local since = waiting and prev[1] or ARGV[14]
+local relax_at
+if rx ~= '' then
+  amin, amax, radius, relax_at = relaxed(amin, amax, radius, rx, tonumber(since), now)
+end
+local cls = class_of(age, amin, amax, radius, lng, lat)
 local stays = waiting and prev[3] == cls and prev[4] == g and prev[5] == pg and prev[6] == lng
-  and prev[7] == lat
+  and prev[7] == lat and prev[8] == scopes
 if waiting and not stays then
-  unindex_from(uid, prev[4], prev[5], prev[3], prev[6])
+  unindex_from(uid, prev[8], prev[4], prev[5], prev[3], prev[6])
 end
 
 -- 3. never offered: self, blocks either way (ARGV), recent partners (T:recent), ghosts
 local excluded, n_excluded = {[uid] = true}, 1
-for i = 20, #ARGV do
+for i = 24, #ARGV do
   excluded[ARGV[i]] = true
   n_excluded = n_excluded + 1
 end
@@ -84,11 +88,18 @@ local function cell_distance(clat, clng)
   return 2 * 6372.797560856 * math.asin(math.min(1, math.sqrt(h)))
 end
 
--- Takes a waiter out of the pool (a ghost, or an entry whose ticket is gone, e.g.
--- evicted under maxmemory).
-local function drop(w, wg, wpg, c)
-  unindex_from(w, wg, wpg, c, nil)
-  redis.call('DEL', k('ticket', w))
+-- Takes a waiter found in bucket (b, wpg, c) out of the pool (a ghost, or an entry
+-- whose ticket is gone, e.g. evicted under maxmemory: then only that bucket is known).
+local function drop(w, b, wpg, c)
+  local key = k('ticket', w)
+  local t = redis.call('HMGET', key, 'sc', 'g', 'lng')
+  if t[1] then
+    unindex_from(w, t[1], t[2], wpg, c, t[3])
+  else
+    redis.call('ZREM', k('seen'), w)
+    unfile(w, b, wpg, c, nil)
+  end
+  redis.call('DEL', key)
 end
 
 -- Whether a waiter of class (wg, wpg, c) may be offered: 'yes', 'no', or 'gone'
@@ -132,9 +143,9 @@ local function to_look_at(wg, wpg)
     return {{list, MAX_PROBES}}
   end
   local newest = redis.call('ZRANGE', k('heads', wg, wpg), -NEWEST, -1)
-  local cursor = wg .. ':' .. wpg .. ':' .. ARGV[7] .. ':' .. ARGV[8]
+  local cursor = wg .. ':' .. wpg .. ':' .. amin .. ':' .. amax
   -- by rank (an offset into a score range would be walked one by one)
-  local first = redis.call('ZCOUNT', key, '-inf', '(' .. ARGV[7])
+  local first = redis.call('ZCOUNT', key, '-inf', '(' .. amin)
   local total = redis.call('ZCOUNT', key, amin, amax)
   local start = redis.call('HINCRBY', k('cursor'), cursor, WINDOW) % total
   local window = redis.call('ZRANGE', key, first + start, first + math.min(start + WINDOW, total) - 1)
@@ -212,20 +223,25 @@ local function probe(best, wg, wpg, c, limit)
   end
 end
 
--- 4. the oldest usable waiter over the classes that fit both ways: {uid, since, wg, wpg, class}
+-- 4. the oldest usable waiter over the classes that fit both ways, in the scopes the
+-- user may meet (their age band; a shared language, or anyone's when either said none):
+-- {uid, since, bucket, wpg, class}
 local function search()
   local best = {nil, math.huge}
   local wanted = (pg == 'all') and {'male', 'female'} or {pg}
-  for _, wg in ipairs(wanted) do
-    for _, wpg in ipairs({g, 'all'}) do
-      for _, group in ipairs(to_look_at(wg, wpg)) do
-        local probes = group[2]
-        for _, f in ipairs(candidates(wg, wpg, group[1])) do
-          if probes == 0 or f[3] >= best[2] then
-            break
+  for s in string.gmatch(searched, '[^,]+') do
+    for _, wg in ipairs(wanted) do
+      local b = s .. '/' .. wg
+      for _, wpg in ipairs({g, 'all'}) do
+        for _, group in ipairs(to_look_at(b, wpg)) do
+          local probes = group[2]
+          for _, f in ipairs(candidates(b, wpg, group[1])) do
+            if probes == 0 or f[3] >= best[2] then
+              break
+            end
+            probe(best, b, wpg, f[1], f[2])
+            probes = probes - 1
           end
-          probe(best, wg, wpg, f[1], f[2])
-          probes = probes - 1
         end
       end
     end
@@ -241,7 +257,7 @@ for _ = 1, 3 do
   if not best then
     break
   end
-  p = redis.call('HMGET', k('ticket', best), 'card', 'cost', 'lng')
+  p = redis.call('HMGET', k('ticket', best), 'card', 'cost', 'lng', 'sc', 'g', 'pg', 'cls', 'int')
   if p[1] then
     break
   end
@@ -249,34 +265,61 @@ for _ = 1, 3 do
   best = nil
 end
 
--- 4a. nobody fits: wait in the pool
 local cost = ARGV[12]
-if not best then
+local function save_ticket(parked)
   redis.call('HSET', ticket, 'g', g, 'a', ARGV[5], 'pg', pg, 'cls', cls, 'lng', lng, 'lat', lat,
-    'since', since, 'cost', cost, 'card', card, 'parked', '0')
+    'since', since, 'cost', cost, 'card', card, 'sc', scopes, 'int', interests, 'rx', rx,
+    'ba', ARGV[7] .. ':' .. ARGV[8] .. ':' .. ARGV[9], 'parked', parked)
+end
+
+-- 4a. nobody fits: wait in the pool
+if not best then
+  save_ticket('0')
   if prev[2] == '1' then
     redis.call('PERSIST', ticket)
   end
   if stays then
     redis.call('ZADD', k('seen'), ARGV[14], uid)
   else
-    index(uid, g, pg, cls, ARGV[5], since, lng, lat, ARGV[14])
+    index(uid, scopes, g, pg, cls, ARGV[5], since, lng, lat, ARGV[14])
   end
-  return reply({'waiting'})
+  if relax_at then
+    redis.call('ZADD', k('relax'), relax_at, uid)
+  end
+  local eta = redis.call('HGET', k('stats'), 'eta') or ''
+  return reply({'waiting', since, redis.call('ZCARD', k('seen')), eta, amin, amax, radius})
 end
 
 -- 4b. a pair: both leave the pool
-unindex_from(best, found[3], found[4], found[5], p[3])
+unindex_from(best, p[4], p[5], p[6], p[7], p[3])
 if stays then
-  unindex_from(uid, g, pg, cls, lng)
+  unindex_from(uid, scopes, g, pg, cls, lng)
 end
+-- what both share is shown on both cards
+local shared = '[]'
+if interests ~= '[]' and p[8] and p[8] ~= '[]' then
+  local mine, both = {}, {}
+  for _, tag in ipairs(cjson.decode(interests)) do
+    mine[tag] = true
+  end
+  for _, tag in ipairs(cjson.decode(p[8])) do
+    if mine[tag] then
+      both[#both + 1] = tag
+    end
+  end
+  if #both > 0 then
+    table.sort(both)
+    shared = cjson.encode(both)
+  end
+end
+card = string.sub(card, 1, -2) .. ',"shared_interests":' .. shared .. '}'
+local partner_card = string.sub(p[1], 1, -2) .. ',"shared_interests":' .. shared .. '}'
 local partner = k('ticket', best)
 local keep = string.format('%d', show + 60000)
 local paid = tonumber(cost) > 0 or tonumber(p[2]) > 0
 if paid then
   -- kept parked a while, so that unpair.lua can put them back if the gems fail
-  redis.call('HSET', ticket, 'g', g, 'a', ARGV[5], 'pg', pg, 'cls', cls, 'lng', lng, 'lat', lat,
-    'since', since, 'cost', cost, 'card', card, 'parked', '1')
+  save_ticket('1')
   redis.call('HSET', partner, 'parked', '1')
   redis.call('PEXPIRE', ticket, keep)
   redis.call('PEXPIRE', partner, keep)
@@ -287,7 +330,7 @@ local mid = ARGV[15]
 local match = k('m', mid)
 local deadline_ms = string.format('%d', now + show)
 redis.call('HSET', match, 'a', uid, 'b', best, 'status', 'pending', 'deadline', deadline_ms,
-  'card_a', card, 'card_b', p[1])
+  'card_a', card, 'card_b', partner_card)
 redis.call('PEXPIRE', match, keep)
 redis.call('SET', k('um', uid), mid, 'PX', keep)
 redis.call('SET', k('um', best), mid, 'PX', keep)
@@ -295,12 +338,13 @@ redis.call('ZADD', k('deadlines'), deadline_ms, mid)
 if recent_since then
   redis.call('ZADD', k('recent'), ARGV[14], pair_key(uid, best))
 end
+redis.call('ZADD', k('waits'), ARGV[14], mid .. ':' .. string.format('%d', now - best_since))
 -- free pairs are announced here; pairs that owe gems once the gems are charged (confirm.lua)
 if paid then
   redis.call('HSET', match, 'unpaid', '1')
 else
   local announced = '{"type":"match_found","match_id":' .. mid .. ',"show_time_sec":' .. math.floor(show / 1000) .. ',"matched_user":'
   publish({best}, announced .. card .. '}')
-  publish({uid}, announced .. p[1] .. '}')
+  publish({uid}, announced .. partner_card .. '}')
 end
-return reply({'paired', mid, p[1], deadline_ms, best, p[2], string.format('%d', best_since)})
+return reply({'paired', mid, partner_card, deadline_ms, best, p[2], string.format('%d', best_since)})

@@ -15,11 +15,11 @@ local back = 0
 for i = 5, #ARGV do
   local uid = ARGV[i]
   local key = k('ticket', uid)
-  local t = redis.call('HMGET', key, 'g', 'pg', 'cls', 'a', 'since', 'lng', 'lat', 'parked')
+  local t = redis.call('HMGET', key, 'g', 'pg', 'cls', 'a', 'since', 'lng', 'lat', 'parked', 'sc')
   if t[8] == '1' then
     redis.call('HDEL', key, 'parked')
     redis.call('PERSIST', key)
-    index(uid, t[1], t[2], t[3], t[4], t[5], t[6], t[7], now)
+    index(uid, t[9], t[1], t[2], t[3], t[4], t[5], t[6], t[7], now)
     back = back + 1
   end
 end

@@ -247,6 +247,9 @@ impl Config {
                 reap_interval_ms: parse(src, "REAP_INTERVAL_MS", 500)?,
                 reap_batch: parse(src, "REAP_BATCH", 500)?,
                 candidate_cache_ms: parse(src, "CANDIDATE_CACHE_MS", 30_000)?,
+                relax_after_sec: parse(src, "RELAX_AFTER_SEC", 20)?,
+                relax_every_sec: parse::<u64>(src, "RELAX_EVERY_SEC", 10)?.max(1),
+                relax_age_step: parse(src, "RELAX_AGE_STEP", 2)?,
             },
             talk: TalkConfig {
                 broadcast_ttl_sec: parse(src, "BROADCAST_TTL_SEC", 86400)?,

@@ -100,6 +100,12 @@ pub struct MatchConfig {
     /// settings, blocks, balance) without reading Postgres again: the bound on
     /// a change whose invalidation a node missed.
     pub candidate_cache_ms: u64,
+    /// Relaxation of a waiter's filters (for users with `relax` on): after
+    /// `relax_after_sec` of waiting, and every `relax_every_sec` after that, the
+    /// age range widens by `relax_age_step` years each side and a radius doubles.
+    pub relax_after_sec: u64,
+    pub relax_every_sec: u64,
+    pub relax_age_step: i32,
 }
 
 /// A connection URL that may hold a password: `Debug` shows it masked.

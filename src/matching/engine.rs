@@ -34,6 +34,64 @@ pub struct Ticket {
     pub card: String,
     /// Users never to pair with: blocks either way.
     pub excluded: Vec<i64>,
+    pub reach: Reach,
+}
+
+/// What a ticket adds to the documents' filters: age band, languages,
+/// interests and relaxation, as the pairing script reads them.
+#[derive(Clone, Debug)]
+pub struct Reach {
+    /// The scopes the user is filed under and those searched, comma-separated
+    /// (`lua/matching/lib.lua`).
+    pub scopes: String,
+    pub searched: String,
+    /// Interest tags, as a JSON array.
+    pub interests: String,
+    /// How the filters relax while waiting (`lua/matching/lib.lua`); empty: they do not.
+    pub relax: String,
+}
+
+/// The age of majority: users under it and over it never meet (SPEC.md).
+const ADULT_AGE: i32 = 18;
+
+impl Reach {
+    /// Scopes: the user's age band, then one per language they speak plus '+'
+    /// (they named some), or '*' (they named none). Two who both named languages
+    /// meet only in a shared one; '*' users meet everyone of their band.
+    pub fn new(age: i32, languages: &[String], interests: String, relax: String) -> Self {
+        let band = if age < ADULT_AGE { 'u' } else { 'a' };
+        let (scopes, searched) = if languages.is_empty() {
+            (format!("{band}*"), format!("{band}*,{band}+"))
+        } else {
+            let spoken: Vec<String> = languages.iter().map(|l| format!("{band}:{l}")).collect();
+            let spoken = spoken.join(",");
+            (format!("{spoken},{band}+"), format!("{spoken},{band}*"))
+        };
+        Reach {
+            scopes,
+            searched,
+            interests,
+            relax,
+        }
+    }
+
+    /// No languages, no interests, no relaxation.
+    pub fn plain(age: i32) -> Self {
+        Reach::new(age, &[], "[]".into(), String::new())
+    }
+}
+
+/// A user's place in the pool of their shard.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Queue {
+    /// When they joined the pool (ms); `None` unless waiting.
+    pub since_ms: Option<i64>,
+    /// Users now waiting in the shard.
+    pub waiting: i64,
+    /// The median wait of the shard's recent pairs (ms).
+    pub eta_ms: Option<i64>,
+    /// The filters the pool knows them by now (possibly relaxed): `[min, max]`, radius (0: none).
+    pub filters: Option<([i32; 2], i32)>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -52,7 +110,7 @@ pub enum PairOutcome {
         partner_cost: i64,
         partner_since_ms: i64,
     },
-    Waiting,
+    Waiting(Queue),
     /// The user's new match is being paid for by another request: it is announced once paid.
     Charging,
     /// Too few gems for a filtered match; the user is not (or no longer) in the pool.
@@ -77,6 +135,8 @@ pub struct Reaped {
     pub ghosts: i64,
     pub expired: i64,
     pub waiting: i64,
+    /// The median wait of recent pairs (ms).
+    pub eta_ms: Option<i64>,
     /// Matches that ended before their gems were confirmed: what was charged goes back.
     pub refunds: Vec<i64>,
 }
@@ -192,7 +252,7 @@ pub async fn pair(
         Some(l) => (l.lng.to_string(), l.lat.to_string()),
         None => (String::new(), String::new()),
     };
-    let mut args: Vec<String> = Vec::with_capacity(17 + ticket.excluded.len());
+    let mut args: Vec<String> = Vec::with_capacity(21 + ticket.excluded.len());
     args.extend([
         ticket.uid.to_string(),
         ticket.gender.as_str().to_owned(),
@@ -211,6 +271,10 @@ pub async fn pair(
         (cfg.rematch_cooldown_sec * 1000).to_string(),
         (cfg.ghost_timeout_sec * 1000).to_string(),
         ticket.balance.to_string(),
+        ticket.reach.scopes.clone(),
+        ticket.reach.searched.clone(),
+        ticket.reach.interests.clone(),
+        ticket.reach.relax.clone(),
     ]);
     args.extend(ticket.excluded.iter().map(i64::to_string));
     let client = redis.pool.next();
@@ -237,7 +301,15 @@ pub async fn pair(
 
 fn pair_outcome(reply: &[Value]) -> ApiResult<PairOutcome> {
     match reply_text(reply, 0).as_str() {
-        "waiting" => Ok(PairOutcome::Waiting),
+        "waiting" => Ok(PairOutcome::Waiting(Queue {
+            since_ms: Some(reply_int(reply, 1)),
+            waiting: reply_int(reply, 2),
+            eta_ms: optional_int(reply, 3),
+            filters: Some((
+                [reply_int(reply, 4) as i32, reply_int(reply, 5) as i32],
+                reply_int(reply, 6) as i32,
+            )),
+        })),
         "charging" => Ok(PairOutcome::Charging),
         "broke" => Ok(PairOutcome::NotEnoughGems),
         "pending" => Ok(PairOutcome::Pending {
@@ -320,12 +392,57 @@ pub async fn reap(redis: &Redis, cfg: &MatchConfig, shard: usize, now: i64) -> A
         (cfg.rematch_cooldown_sec * 1000).to_string(),
     ];
     let reply = run_in_shard(redis, cfg, shard, &redis.scripts.match_reap, args).await?;
+    let eta_ms = reply_int(&reply, 3);
     Ok(Reaped {
         ghosts: reply_int(&reply, 0),
         expired: reply_int(&reply, 1),
         waiting: reply_int(&reply, 2),
-        refunds: (3..reply.len()).map(|i| reply_int(&reply, i)).collect(),
+        eta_ms: (eta_ms >= 0).then_some(eta_ms),
+        refunds: (4..reply.len()).map(|i| reply_int(&reply, i)).collect(),
     })
+}
+
+/// Whether a user has an undecided match, waits (and where), or neither, in `shard`.
+pub enum Standing {
+    Pending,
+    Waiting,
+    Idle,
+}
+
+/// Where the user stands in the pool of `shard`.
+pub async fn status(
+    redis: &Redis,
+    cfg: &MatchConfig,
+    uid: i64,
+    shard: usize,
+) -> ApiResult<(Standing, Queue)> {
+    let script = &redis.scripts.match_status;
+    let reply = run_in_shard(redis, cfg, shard, script, [uid.to_string()]).await?;
+    let standing = match reply_text(&reply, 0).as_str() {
+        "pending" => Standing::Pending,
+        "waiting" => Standing::Waiting,
+        "idle" => Standing::Idle,
+        _ => return Err(script_error("status", &reply)),
+    };
+    let queue = Queue {
+        since_ms: optional_int(&reply, 1),
+        waiting: reply_int(&reply, 2),
+        eta_ms: optional_int(&reply, 3),
+        filters: class_filters(&reply_text(&reply, 4)),
+    };
+    Ok((standing, queue))
+}
+
+/// An integer of a script's reply that may be `''` (none).
+fn optional_int(reply: &[Value], i: usize) -> Option<i64> {
+    reply_text(reply, i).parse().ok()
+}
+
+/// The filters a class names: `"<age>:<min>:<max>:<radius>[:<cell>]"`.
+fn class_filters(class: &str) -> Option<([i32; 2], i32)> {
+    let mut parts = class.split(':').skip(1).map(|p| p.parse::<i32>().ok());
+    let (min, max, radius) = (parts.next()??, parts.next()??, parts.next()??);
+    Some(([min, max], radius))
 }
 
 /// Announces a pair whose gems were charged. `false`: the match ended

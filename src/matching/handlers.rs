@@ -9,7 +9,8 @@ use warp::reply::Response;
 
 use super::engine::{self, DecideOutcome};
 use super::model::{
-    Decision, DecisionRequest, Location, RandomQuery, Settings, SettingsRequest, StatusResponse,
+    Decision, DecisionRequest, Location, QueueStatus, RandomQuery, Settings, SettingsRequest,
+    StatusResponse,
 };
 use super::service::{self, Search, shard_index};
 use super::store;
@@ -76,7 +77,7 @@ fn found(match_id: i64, partner_card: String, remaining_ms: i64) -> ApiResult<Re
         ("lng" = Option<f64>, Query)),
     responses(
         (status = 200, body = MatchFound, description = "A partner: decide within show_time_sec (`type`: `match_found`)"),
-        (status = 202, body = StatusResponse, description = "Nobody yet; still in the pool"),
+        (status = 202, body = QueueStatus, description = "Nobody yet; still in the pool"),
         (status = 401, body = crate::error::ErrorBody),
         (status = 402, body = crate::error::NotEnoughGemsBody),
         (status = 422, body = crate::error::ValidationErrorBody)))]
@@ -102,7 +103,7 @@ pub async fn random(
     let ticket = service::ticket(&state, me.id, here).await?;
     // listen before entering the pool: a partner may arrive at once
     let mut events = state.hub.subscribe(me.id).await?;
-    match tokio::spawn(service::search(state.clone(), ticket))
+    let queue = match tokio::spawn(service::search(state.clone(), ticket.clone()))
         .await
         .map_err(|e| ApiError::Internal(format!("match search task: {e}")))??
     {
@@ -111,16 +112,29 @@ pub async fn random(
             partner_card,
             remaining_ms,
         } => return found(match_id, partner_card, remaining_ms),
-        Search::Waiting => {}
-    }
+        Search::Waiting(queue) => queue,
+    };
     let deadline = Instant::now() + Duration::from_secs(wait);
     match events.wait_for(deadline, |e| e.kind == MATCH_FOUND).await {
         Some(event) => Ok(json_text(StatusCode::OK, event.json.to_string())),
-        None => Ok(json_response(
-            StatusCode::ACCEPTED,
-            &StatusResponse { status: "waiting" },
-        )),
+        None => {
+            // after a wait, the pool is asked again (the filters may have relaxed)
+            let fresh = if wait == 0 { queue } else { None };
+            let status = service::queue_status(&state, &ticket, fresh).await?;
+            Ok(json_response(StatusCode::ACCEPTED, &status))
+        }
     }
+}
+
+#[utoipa::path(get, path = "/api/match/status/", tag = "matching", operation_id = "match_status",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = QueueStatus, description = "Where the caller stands in the pool"),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ValidationErrorBody, description = "No age or gender yet")))]
+pub async fn status(state: AppState, me: AuthUser) -> ApiResult<Response> {
+    let ticket = service::ticket(&state, me.id, None).await?;
+    ok(&service::queue_status(&state, &ticket, None).await?)
 }
 
 #[utoipa::path(post, path = "/api/match/decision/", tag = "matching", operation_id = "decide_match",

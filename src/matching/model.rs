@@ -64,6 +64,12 @@ pub struct SettingsRequest {
     pub location: Option<Location>,
     /// One of `MATCH_SHARDS`; the first when unset.
     pub region: Option<String>,
+    /// ISO 639-1 codes, at most 5; empty: any language.
+    pub languages: Option<Vec<String>>,
+    /// Up to 10 tags of 1–20 characters.
+    pub interests: Option<Vec<String>>,
+    /// Widen the age range and radius while waiting (`RELAX_*`).
+    pub relax: Option<bool>,
 }
 
 /// Tells an absent field (`None`) from an explicit null (`Some(None)`).
@@ -79,6 +85,66 @@ pub struct Settings {
     pub radius_km: Option<i32>,
     pub location: Option<Location>,
     pub region: String,
+    pub languages: Vec<String>,
+    pub interests: Vec<String>,
+    pub relax: bool,
+}
+
+/// The ISO 639-1 language codes.
+const LANGUAGES: &str = "aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch \
+    co cr cs cu cv cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha \
+    he hi ho hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks \
+    ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no \
+    nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq \
+    sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi \
+    yo za zh zu";
+const MAX_LANGUAGES: usize = 5;
+const MAX_INTERESTS: usize = 10;
+const MAX_INTEREST_CHARS: usize = 20;
+
+/// Languages as stored: lowercase codes, each once, in the order given.
+fn languages(given: Vec<String>) -> ApiResult<Vec<String>> {
+    let mut out: Vec<String> = Vec::with_capacity(given.len());
+    for code in given {
+        let code = code.to_ascii_lowercase();
+        if code.len() != 2 || !LANGUAGES.split_whitespace().any(|c| c == code) {
+            return Err(ApiError::validation(
+                "languages: must be ISO 639-1 codes such as \"ko\" or \"en\"",
+            ));
+        }
+        if !out.contains(&code) {
+            out.push(code);
+        }
+    }
+    if out.len() > MAX_LANGUAGES {
+        return Err(ApiError::validation(format!(
+            "languages: at most {MAX_LANGUAGES}"
+        )));
+    }
+    Ok(out)
+}
+
+/// Interests as stored: trimmed, lowercase, each once, in the order given.
+fn interests(given: Vec<String>) -> ApiResult<Vec<String>> {
+    let mut out: Vec<String> = Vec::with_capacity(given.len());
+    for tag in given {
+        let tag = tag.trim().to_lowercase();
+        let chars = tag.chars().count();
+        if chars == 0 || chars > MAX_INTEREST_CHARS || tag.chars().any(char::is_control) {
+            return Err(ApiError::validation(format!(
+                "interests: each must be 1 to {MAX_INTEREST_CHARS} characters"
+            )));
+        }
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    if out.len() > MAX_INTERESTS {
+        return Err(ApiError::validation(format!(
+            "interests: at most {MAX_INTERESTS}"
+        )));
+    }
+    Ok(out)
 }
 
 impl Settings {
@@ -89,6 +155,9 @@ impl Settings {
             radius_km: None,
             location: None,
             region: region.to_owned(),
+            languages: Vec::new(),
+            interests: Vec::new(),
+            relax: false,
         }
     }
 
@@ -136,6 +205,15 @@ impl Settings {
             }
             self.region = region;
         }
+        if let Some(given) = req.languages {
+            self.languages = languages(given)?;
+        }
+        if let Some(given) = req.interests {
+            self.interests = interests(given)?;
+        }
+        if let Some(relax) = req.relax {
+            self.relax = relax;
+        }
         if self.radius_km.is_some() && self.location.is_none() {
             return Err(ApiError::validation("radius_km: a radius needs a location"));
         }
@@ -153,6 +231,11 @@ pub struct MatchedUser {
     pub profile_image: Option<String>,
     /// Average of the ratings received; 0.0 when none.
     pub rating: f64,
+    pub languages: Vec<String>,
+    pub interests: Vec<String>,
+    /// The interests both users named (added by the pairing, for each pair).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_interests: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -174,6 +257,23 @@ pub enum Decision {
 pub struct DecisionRequest {
     pub match_id: i64,
     pub decision: Decision,
+}
+
+/// `GET /api/match/status/`, and the 202 of `GET /api/match/random/`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QueueStatus {
+    /// `waiting` (in the pool), `pending` (a match awaits decisions) or `idle`.
+    pub status: &'static str,
+    /// Seconds in the pool so far (0 unless waiting).
+    pub waited_sec: i64,
+    /// Users now waiting in the caller's shard.
+    pub waiting: i64,
+    /// The median wait of the shard's pairs of the last 10 minutes; null when none.
+    pub estimated_wait_sec: Option<i64>,
+    /// The caller's age range now (wider than saved once relaxed).
+    pub age_range: [i32; 2],
+    /// The caller's radius now; null: no limit.
+    pub radius_km: Option<i32>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

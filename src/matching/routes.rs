@@ -32,6 +32,10 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(signed_in(&state))
         .and(body())
         .then(|lang, s, me, b| in_lang(lang, handlers::decision(s, me, b)));
+    let status = warp::path!("api" / "match" / "status")
+        .and(warp::get())
+        .and(signed_in(&state))
+        .then(|lang, s, me| in_lang(lang, handlers::status(s, me)));
     let cancel = warp::path!("api" / "match" / "cancel")
         .and(warp::post())
         .and(signed_in(&state))
@@ -42,6 +46,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(random)
         .unify()
         .or(decision)
+        .unify()
+        .or(status)
         .unify()
         .or(cancel)
         .unify()

@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use super::engine::{self, PairOutcome, Ticket};
-use super::model::{Location, MatchedUser, Preferred};
+use super::engine::{self, PairOutcome, Queue, Reach, Standing, Ticket};
+use super::model::{Location, MatchedUser, Preferred, QueueStatus};
 use super::store::{self, Candidate};
 use crate::cache::LocalCache;
 use crate::error::{ApiError, ApiResult};
@@ -63,6 +63,20 @@ fn build_ticket(state: &AppState, user: &Candidate) -> ApiResult<Ticket> {
         ));
     };
     let settings = user.settings(cfg.min_age, &cfg.matching.shards[0]);
+    let relax = if settings.relax {
+        let m = &cfg.matching;
+        format!(
+            "{}:{}:{}:{}",
+            m.relax_after_sec * 1000,
+            m.relax_every_sec * 1000,
+            m.relax_age_step.max(0),
+            cfg.min_age
+        )
+    } else {
+        String::new()
+    };
+    let interests = serde_json::to_string(&settings.interests)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let card = MatchedUser {
         id: user.id,
         username: user.shown_username.clone(),
@@ -70,6 +84,9 @@ fn build_ticket(state: &AppState, user: &Candidate) -> ApiResult<Ticket> {
         gender,
         profile_image: user.profile_image.as_deref().map(|k| media::url(state, k)),
         rating: user.rating,
+        languages: settings.languages.clone(),
+        interests: settings.interests.clone(),
+        shared_interests: None,
     };
     Ok(Ticket {
         uid: user.id,
@@ -89,6 +106,7 @@ fn build_ticket(state: &AppState, user: &Candidate) -> ApiResult<Ticket> {
         balance: user.gems,
         card: serde_json::to_string(&card).map_err(|e| ApiError::Internal(e.to_string()))?,
         excluded: user.excluded.clone(),
+        reach: Reach::new(age, &settings.languages, interests, relax),
     })
 }
 
@@ -101,8 +119,9 @@ pub enum Search {
         partner_card: String,
         remaining_ms: i64,
     },
-    /// Nobody yet (or the user's new match is being paid for): wait for `match_found`.
-    Waiting,
+    /// Nobody yet: wait for `match_found`. With the user's place in the pool,
+    /// unless their new match is being paid for.
+    Waiting(Option<Queue>),
 }
 
 /// Puts the user in the pool and pairs them if someone fits, charging the
@@ -115,7 +134,8 @@ pub async fn search(state: AppState, ticket: Arc<Ticket>) -> ApiResult<Search> {
         let now = engine::now_ms();
         let (match_id, partner_card, deadline_ms, partner, partner_cost, partner_since_ms) =
             match engine::pair(&state.redis, cfg, &ticket, match_id, now).await? {
-                PairOutcome::Waiting | PairOutcome::Charging => return Ok(Search::Waiting),
+                PairOutcome::Waiting(queue) => return Ok(Search::Waiting(Some(queue))),
+                PairOutcome::Charging => return Ok(Search::Waiting(None)),
                 PairOutcome::NotEnoughGems => {
                     return Err(ApiError::NotEnoughGems {
                         required: ticket.cost,
@@ -187,7 +207,42 @@ pub async fn search(state: AppState, ticket: Arc<Ticket>) -> ApiResult<Search> {
             remaining_ms: deadline_ms - now,
         });
     }
-    Ok(Search::Waiting)
+    Ok(Search::Waiting(None))
+}
+
+/// The queue status of SPEC.md: where the user stands now (`queue`: as a
+/// pairing just answered, else asked of the pool).
+pub async fn queue_status(
+    state: &AppState,
+    ticket: &Ticket,
+    queue: Option<Queue>,
+) -> ApiResult<QueueStatus> {
+    let (status, queue) = match queue {
+        Some(queue) => ("waiting", queue),
+        None => {
+            let (standing, queue) =
+                engine::status(&state.redis, &state.cfg.matching, ticket.uid, ticket.shard).await?;
+            let status = match standing {
+                Standing::Pending => "pending",
+                Standing::Waiting => "waiting",
+                Standing::Idle => "idle",
+            };
+            (status, queue)
+        }
+    };
+    let ([min, max], radius) = match queue.filters {
+        Some(filters) if status == "waiting" => filters,
+        _ => ([ticket.age_min, ticket.age_max], ticket.radius_km),
+    };
+    let waited_ms = queue.since_ms.map_or(0, |since| engine::now_ms() - since);
+    Ok(QueueStatus {
+        status,
+        waited_sec: waited_ms.max(0) / 1000,
+        waiting: queue.waiting,
+        estimated_wait_sec: queue.eta_ms.map(|ms| (ms + 500) / 1000),
+        age_range: [min, max],
+        radius_km: (radius > 0).then_some(radius),
+    })
 }
 
 /// Why a pair could not be paid for.

@@ -13,6 +13,9 @@ struct SettingsRow {
     lat: Option<f64>,
     lng: Option<f64>,
     region: Option<String>,
+    languages: Vec<String>,
+    interests: Vec<String>,
+    relax: bool,
 }
 
 impl SettingsRow {
@@ -26,6 +29,9 @@ impl SettingsRow {
                 .zip(self.lng)
                 .map(|(lat, lng)| Location { lat, lng }),
             region: self.region.unwrap_or_else(|| default_region.to_owned()),
+            languages: self.languages,
+            interests: self.interests,
+            relax: self.relax,
         }
     }
 }
@@ -37,7 +43,8 @@ pub async fn settings(
     default_region: &str,
 ) -> Result<Settings, sqlx::Error> {
     let row: Option<SettingsRow> = sqlx::query_as(
-        "SELECT preferred_gender, age_min, age_max, radius_km, lat, lng, region
+        "SELECT preferred_gender, age_min, age_max, radius_km, lat, lng, region,
+                languages, interests, relax
          FROM match_settings WHERE user_id = $1",
     )
     .bind(uid)
@@ -51,12 +58,14 @@ pub async fn settings(
 
 pub async fn save_settings(db: &PgPool, uid: i64, s: &Settings) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO match_settings (user_id, preferred_gender, age_min, age_max, radius_km, lat, lng, region)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        "INSERT INTO match_settings (user_id, preferred_gender, age_min, age_max, radius_km, lat, lng,
+                                     region, languages, interests, relax)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (user_id) DO UPDATE SET
              preferred_gender = EXCLUDED.preferred_gender, age_min = EXCLUDED.age_min,
              age_max = EXCLUDED.age_max, radius_km = EXCLUDED.radius_km, lat = EXCLUDED.lat,
-             lng = EXCLUDED.lng, region = EXCLUDED.region, updated_at = now()",
+             lng = EXCLUDED.lng, region = EXCLUDED.region, languages = EXCLUDED.languages,
+             interests = EXCLUDED.interests, relax = EXCLUDED.relax, updated_at = now()",
     )
     .bind(uid)
     .bind(s.preferred_gender.as_str())
@@ -66,6 +75,9 @@ pub async fn save_settings(db: &PgPool, uid: i64, s: &Settings) -> Result<(), sq
     .bind(s.location.map(|l| l.lat))
     .bind(s.location.map(|l| l.lng))
     .bind(&s.region)
+    .bind(&s.languages)
+    .bind(&s.interests)
+    .bind(s.relax)
     .execute(db)
     .await?;
     Ok(())
@@ -90,6 +102,9 @@ pub struct Candidate {
     lat: Option<f64>,
     lng: Option<f64>,
     region: Option<String>,
+    languages: Option<Vec<String>>,
+    interests: Option<Vec<String>>,
+    relax: Option<bool>,
 }
 
 impl Candidate {
@@ -103,6 +118,9 @@ impl Candidate {
                 lat: self.lat,
                 lng: self.lng,
                 region: self.region.clone(),
+                languages: self.languages.clone().unwrap_or_default(),
+                interests: self.interests.clone().unwrap_or_default(),
+                relax: self.relax.unwrap_or(false),
             }
             .into_settings(default_region),
             _ => Settings::default_for(min_age, default_region),
@@ -116,6 +134,7 @@ pub async fn candidate(db: &PgPool, uid: i64) -> Result<Option<Candidate>, sqlx:
                 COALESCE((SELECT round(avg(r.rating), 2)::float8 FROM ratings r WHERE r.rated_id = u.id), 0)
                     AS rating,
                 s.preferred_gender, s.age_min, s.age_max, s.radius_km, s.lat, s.lng, s.region,
+                s.languages, s.interests, s.relax,
                 ARRAY(SELECT x FROM blocked_with(u.id) AS x) AS excluded
          FROM users u LEFT JOIN match_settings s ON s.user_id = u.id
          WHERE u.id = $1",

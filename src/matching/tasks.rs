@@ -31,6 +31,11 @@ async fn housekeeping(state: AppState) {
                     .pool_size
                     .with_label_values(&[name])
                     .set(reaped.waiting);
+                state
+                    .metrics
+                    .pool_wait_estimate
+                    .with_label_values(&[name])
+                    .set(reaped.eta_ms.unwrap_or(-1));
                 if reaped.ghosts > 0 {
                     tracing::debug!(shard = %name, ghosts = reaped.ghosts, "ghosts left the pool");
                 }

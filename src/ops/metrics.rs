@@ -21,6 +21,8 @@ pub struct Metrics {
     pub match_wait: Histogram,
     /// Users waiting, by shard (as the last housekeeping run saw them).
     pub pool_size: IntGaugeVec,
+    /// The median wait of each shard's recent pairs (the queue status's estimate); -1: none yet.
+    pub pool_wait_estimate: IntGaugeVec,
     pub websockets: IntGauge,
     /// The event bus's counters (`realtime::bus`).
     pub bus: crate::realtime::bus::BusMetrics,
@@ -66,6 +68,14 @@ impl Metrics {
             &["shard"],
         )
         .expect("valid metric");
+        let pool_wait_estimate = IntGaugeVec::new(
+            Opts::new(
+                "match_estimated_wait_ms",
+                "Median wait of the pairs of the last 10 minutes, by shard (-1: none)",
+            ),
+            &["shard"],
+        )
+        .expect("valid metric");
         let websockets =
             IntGauge::new("websockets_open", "Open WebSocket connections").expect("valid metric");
         let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
@@ -87,7 +97,7 @@ impl Metrics {
                 "Events read back from streams after a reconnection of the bus",
             ),
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 10] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
             Box::new(bus.received.clone()),
             Box::new(bus.unneeded.clone()),
             Box::new(bus.resubscribes.clone()),
@@ -97,6 +107,7 @@ impl Metrics {
             Box::new(matches.clone()),
             Box::new(match_wait.clone()),
             Box::new(pool_size.clone()),
+            Box::new(pool_wait_estimate.clone()),
             Box::new(websockets.clone()),
         ];
         for collector in collectors {
@@ -114,6 +125,7 @@ impl Metrics {
             matches,
             match_wait,
             pool_size,
+            pool_wait_estimate,
             websockets,
             bus,
         }

@@ -22,6 +22,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         crate::matching::handlers::save_settings,
         crate::matching::handlers::random,
         crate::matching::handlers::decision,
+        crate::matching::handlers::status,
         crate::matching::handlers::cancel,
         crate::gems::handlers::balance,
         crate::gems::handlers::charge,

@@ -43,6 +43,7 @@ pub struct Scripts {
     pub match_unpair: Script,
     pub match_confirm: Script,
     pub match_reap: Script,
+    pub match_status: Script,
     pub call_start: Script,
     pub call_open: Script,
     pub call_finish: Script,
@@ -73,6 +74,7 @@ impl Default for Scripts {
             match_unpair: matching_lua!("unpair.lua"),
             match_confirm: matching_lua!("confirm.lua"),
             match_reap: matching_lua!("reap.lua"),
+            match_status: matching_lua!("status.lua"),
             call_start: matching_lua!("call_start.lua"),
             call_open: lua!("call/open.lua"),
             call_finish: lua!("call/finish.lua"),
@@ -81,7 +83,7 @@ impl Default for Scripts {
 }
 
 impl Scripts {
-    fn all(&self) -> [&Script; 16] {
+    fn all(&self) -> [&Script; 17] {
         [
             &self.rotate_refresh,
             &self.rate_take,
@@ -96,6 +98,7 @@ impl Scripts {
             &self.match_unpair,
             &self.match_confirm,
             &self.match_reap,
+            &self.match_status,
             &self.call_start,
             &self.call_open,
             &self.call_finish,

@@ -281,10 +281,11 @@ fn ticket(m: &Member, gender: &str, age: i32, preferred: &str, cost: i64) -> Tic
         balance: 1,
         card: json!({"id": m.id, "username": m.username}).to_string(),
         excluded: Vec::new(),
+        reach: Reach::plain(age),
     }
 }
 
-use voxmatch::matching::engine::{self, PairOutcome, Ticket};
+use voxmatch::matching::engine::{self, PairOutcome, Reach, Ticket};
 
 /// A node pairs a filtered caller with a waiting partner, then dies: it may
 /// have charged the gems (`charged`) or not.

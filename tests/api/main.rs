@@ -13,6 +13,7 @@ mod matching;
 mod media;
 mod ops;
 mod profile;
+mod queue;
 mod realtime;
 mod sms;
 mod talk;

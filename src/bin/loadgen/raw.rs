@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use voxmatch::config::Config;
-use voxmatch::matching::engine::{self, PairOutcome, Ticket};
+use voxmatch::matching::engine::{self, PairOutcome, Reach, Ticket};
 use voxmatch::matching::model::Preferred;
 use voxmatch::redis::Redis;
 use voxmatch::users::model::Gender;
@@ -29,6 +29,7 @@ fn raw_ticket(uid: i64, gender: Gender) -> Ticket {
             gender.as_str()
         ),
         excluded: Vec::new(),
+        reach: Reach::plain(30),
     }
 }
 
@@ -60,7 +61,7 @@ pub async fn raw_ceiling(a: &Args) -> f64 {
             let now = engine::now_ms();
             for (uid, gender) in [(id, Gender::Female), (id + 1, Gender::Male)] {
                 let ticket = raw_ticket(uid, gender);
-                if let Ok(PairOutcome::Waiting | PairOutcome::Paired { .. }) =
+                if let Ok(PairOutcome::Waiting(_) | PairOutcome::Paired { .. }) =
                     engine::pair(&redis, mcfg, &ticket, uid, now).await
                 {
                     calls += 1;
