@@ -3,6 +3,7 @@
 mod auth;
 mod caches;
 mod calls;
+mod demo;
 mod events;
 mod faults;
 mod gems;
