@@ -318,10 +318,16 @@ async fn two_demo_pages_hold_a_webrtc_voice_call() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
-    // audio flows: keep a picture of the call for the docs
+    // audio flows: keep a picture of the call (in target/, or for the README's
+    // docs/screenshots/ with VOXMATCH_UPDATE_SCREENSHOTS=1)
     let png = driver.screenshot(&pages[0]).await;
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    let folder = if std::env::var_os("VOXMATCH_UPDATE_SCREENSHOTS").is_some() {
+        "docs/screenshots"
+    } else {
+        "target/screenshots"
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("demo-call.png"), png).unwrap();
 
