@@ -77,6 +77,15 @@ impl ApiError {
         }
     }
 
+    /// 404 `{"error":"Resource not found","code":"route_not_found"}`: no route has the path.
+    pub fn no_route() -> Self {
+        ApiError::Document {
+            status: StatusCode::NOT_FOUND,
+            text: messages::NO_ROUTE,
+            fields: Value::Null,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::InvalidToken | ApiError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
@@ -114,8 +123,15 @@ impl ApiError {
         }
     }
 
+    /// The stable name of the error (`docs/errors.md`), the same in every language.
+    pub fn code(&self) -> &'static str {
+        self.text().code
+    }
+
+    /// `{"error": message, "code": code, ...fields}`.
     pub fn body(&self) -> Value {
-        let mut body = json!({"error": self.text()});
+        let text = self.text();
+        let mut body = json!({"error": text, "code": text.code});
         match self {
             ApiError::Validation(details) => body["details"] = json!(details),
             ApiError::NotEnoughGems { required, balance } => {
@@ -145,6 +161,9 @@ impl ApiError {
             ApiError::Busy => Some(1),
             // about the time a Redis or Postgres failover takes
             ApiError::Unavailable(_) => Some(5),
+            ApiError::Document { status, .. } if *status == StatusCode::SERVICE_UNAVAILABLE => {
+                Some(5)
+            }
             _ => None,
         }
     }
@@ -220,30 +239,151 @@ impl From<fred::error::Error> for ApiError {
     }
 }
 
-/// `{"error": ...}`, for the OpenAPI document.
+// The error bodies, for the OpenAPI document. `code` is one of the
+// `ErrorCode` schema's values (`ops::openapi` points it there).
+
+/// `{"error": ..., "code": ...}`: every error has at least these.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
+    /// The message: the documents' text, or English with `Accept-Language: en`.
+    #[schema(example = "Invalid token")]
     pub error: String,
+    /// The error's stable name (`docs/errors.md`).
+    #[schema(example = "invalid_token")]
+    pub code: String,
 }
 
-/// `{"error":"Validation error","details": ...}`, for the OpenAPI document.
+/// `{"error":"Validation error","code":"validation_error","details": ...}`.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ValidationErrorBody {
+    #[schema(example = "Validation error")]
     pub error: String,
+    #[schema(example = "validation_error")]
+    pub code: String,
+    /// What is wrong, per field.
+    #[schema(example = "age: must be at least 18")]
     pub details: String,
 }
 
-/// `{"error": ..., "required": n, "balance": m}`, for the OpenAPI document.
+/// `{"error": ..., "code":"not_enough_gems", "required": n, "balance": m}`.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct NotEnoughGemsBody {
+    #[schema(example = "보석이 부족합니다.")]
     pub error: String,
+    #[schema(example = "not_enough_gems")]
+    pub code: String,
     pub required: i64,
     pub balance: i64,
 }
 
-/// `{"error": ..., "wait_seconds": n}`, for the OpenAPI document.
+/// `{"error": ..., "code": ..., "wait_seconds": n}`, with `Retry-After: n`.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct RateLimitedBody {
+    #[schema(example = "잠시 후 다시 시도해주세요.")]
     pub error: String,
+    /// Which limit: `login_rate_limited`, `sms_rate_limited`, ... (`docs/errors.md`).
+    #[schema(example = "login_rate_limited")]
+    pub code: String,
     pub wait_seconds: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages;
+
+    /// Status, `Retry-After` and body, as `into_response` sends them.
+    fn rendered(e: ApiError) -> (StatusCode, Option<String>, Value) {
+        let body = e.body();
+        let res = e.into_response();
+        let retry = res
+            .headers()
+            .get(warp::http::header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_owned());
+        (res.status(), retry, body)
+    }
+
+    #[test]
+    fn every_body_carries_its_code_and_keeps_its_fields() {
+        assert_eq!(
+            rendered(ApiError::InvalidToken),
+            (
+                StatusCode::UNAUTHORIZED,
+                None,
+                json!({"error": "Invalid token", "code": "invalid_token"})
+            )
+        );
+        assert_eq!(
+            rendered(ApiError::validation("age: too young")).2,
+            json!({"error": "Validation error", "code": "validation_error", "details": "age: too young"})
+        );
+        assert_eq!(
+            rendered(ApiError::RateLimited {
+                text: messages::LOGIN_LIMITED,
+                wait_seconds: 7
+            }),
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some("7".to_owned()),
+                json!({"error": "잠시 후 다시 시도해주세요.", "code": "login_rate_limited", "wait_seconds": 7})
+            )
+        );
+        assert_eq!(
+            rendered(ApiError::NotEnoughGems {
+                required: 1,
+                balance: 0
+            })
+            .2,
+            json!({"error": "보석이 부족합니다.", "code": "not_enough_gems", "required": 1, "balance": 0})
+        );
+        assert_eq!(
+            rendered(ApiError::phone_taken()).2,
+            json!({"error": "이미 등록된 전화번호입니다.", "code": "phone_taken", "user_exists": true})
+        );
+    }
+
+    #[test]
+    fn every_503_says_when_to_come_back() {
+        for e in [ApiError::Busy, ApiError::Unavailable("redis: gone".into())] {
+            let (status, retry, body) = rendered(e);
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert!(retry.is_some_and(|s| s.parse::<u64>().unwrap() >= 1));
+            assert_eq!(body["error"], "Service unavailable");
+        }
+        assert_eq!(rendered(ApiError::Busy).2["code"], "server_busy");
+        assert_eq!(
+            rendered(ApiError::Internal("x".into())).2,
+            json!({"error": "Server error", "code": "server_error"})
+        );
+    }
+
+    #[test]
+    fn every_error_code_is_in_the_catalogue() {
+        let errors = [
+            ApiError::InvalidToken,
+            ApiError::BadCredentials(messages::BAD_PHONE_LOGIN),
+            ApiError::Forbidden,
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed,
+            ApiError::validation("x"),
+            ApiError::Conflict(messages::USERNAME_TAKEN),
+            ApiError::PayloadTooLarge,
+            ApiError::NotEnoughGems {
+                required: 1,
+                balance: 0,
+            },
+            ApiError::phone_taken(),
+            ApiError::no_route(),
+            ApiError::Unavailable(String::new()),
+            ApiError::Busy,
+            ApiError::Internal(String::new()),
+        ];
+        for e in errors {
+            let entry = messages::ERRORS
+                .iter()
+                .find(|c| c.code() == e.code())
+                .unwrap_or_else(|| panic!("{} is not in messages::ERRORS", e.code()));
+            assert_eq!(entry.status, e.status().as_u16(), "{}", e.code());
+        }
+    }
 }

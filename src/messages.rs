@@ -86,6 +86,8 @@ texts! {
     INVALID_TOKEN = "invalid_token", "Invalid token", "Invalid token";
     FORBIDDEN = "forbidden", "Unauthorized access", "Unauthorized access";
     NOT_FOUND = "not_found", "Resource not found", "Resource not found";
+    /// No route has this path (a 404 in the contract's shape, told apart by its code).
+    NO_ROUTE = "route_not_found", "Resource not found", "Resource not found";
     METHOD_NOT_ALLOWED = "method_not_allowed", "Method not allowed", "Method not allowed";
     VALIDATION = "validation_error", "Validation error", "Validation error";
     PAYLOAD_TOO_LARGE = "payload_too_large", "Payload too large", "Payload too large";
@@ -150,6 +152,99 @@ texts! {
     ALREADY_EXISTS = "already_exists", "이미 존재하는 항목입니다.", "This exists already.";
 }
 
+/// One error code of the API: the status it comes with, its message(s) and
+/// when it is sent. Every error body carries its `code` (`ApiError::body`).
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorCode {
+    pub status: u16,
+    /// The messages sent under this code (more than one only where the
+    /// documents word one meaning twice, as the two login forms do).
+    pub texts: &'static [Text],
+    pub when: &'static str,
+    /// The `operationId`s that can answer it; empty: any operation.
+    pub operations: &'static [&'static str],
+}
+
+impl ErrorCode {
+    pub fn code(&self) -> &'static str {
+        self.texts[0].code
+    }
+}
+
+macro_rules! error_codes {
+    ($($status:literal [$($text:ident),+] $([$($op:literal),+])? $when:literal;)*) => {
+        /// Every error code, in the order of `docs/errors.md`.
+        pub const ERRORS: &[ErrorCode] = &[$(ErrorCode {
+            status: $status,
+            texts: &[$($text),+],
+            when: $when,
+            operations: &[$($($op),+)?],
+        }),*];
+    };
+}
+
+error_codes! {
+    400 [CODE_MISMATCH] ["verify_code"] "`POST /api/auth/verify_code`: the code is wrong; `verification_status.remaining_attempts` tells how many tries are left.";
+    400 [CODE_EXPIRED] ["verify_code"] "`POST /api/auth/verify_code`: no code is pending for the phone (expired, used, or never sent).";
+    401 [INVALID_TOKEN] "The access token is missing, malformed, expired or revoked (logout, refresh reuse); on `/api/auth/refresh/`, the refresh token is.";
+    401 [BAD_USERNAME_LOGIN, BAD_PHONE_LOGIN] ["login"] "Login with a wrong username, phone number or password (one message for all, by login form).";
+    402 [NOT_ENOUGH_GEMS] ["random_match"] "A filtered match (`preferred_gender` not `all`) without enough gems; the body has `required` and `balance`.";
+    403 [FORBIDDEN] "The caller may not do this: not a participant of the match, call or conversation, or a block stands between the users.";
+    403 [PHONE_NOT_VERIFIED] ["register"] "`POST /api/auth/register` for a phone not verified in the last 30 minutes.";
+    404 [NOT_FOUND] "What the path or body names does not exist (or is hidden from the caller).";
+    404 [NO_ROUTE] ["demo_file"] "No endpoint has this path: check the URL.";
+    405 [METHOD_NOT_ALLOWED] "The path exists, but not with this method.";
+    409 [USERNAME_TAKEN] ["signup", "update_profile"] "Signup with a username someone has.";
+    409 [PHONE_TAKEN] ["register"] "Register with a phone that has an account already; the body has `user_exists: true`.";
+    409 [NOT_MATCHED] ["start_call"] "`POST /api/call/start/` for a match both users have not accepted.";
+    409 [ALREADY_RATED] ["rate_call"] "`POST /api/history/rate/` for a call the caller rated already.";
+    409 [PAYMENT_TOKEN_USED] ["charge_gems"] "`POST /api/gem/charge/` with a payment token another account used.";
+    409 [ALREADY_EXISTS] "Any other duplicate.";
+    413 [PAYLOAD_TOO_LARGE] "A body or upload over its size limit (images 5 MB, voice 10 MB, JSON 64 KiB).";
+    422 [VALIDATION] "The request is malformed or a value is not allowed; `details` names the field and what is wrong.";
+    429 [LOGIN_LIMITED] ["login"] "Too many failed logins for the account or from the address; wait `wait_seconds`.";
+    429 [SIGNUP_LIMITED] ["signup"] "Too many signups from the address (`SIGNUP_IP_LIMIT` an hour); wait `wait_seconds`.";
+    429 [REGISTER_LIMITED] ["register"] "Too many registers from the address; wait `wait_seconds`.";
+    429 [SMS_LIMITED] ["request_code", "resend_code"] "A code requested again within the resend cooldown (`SMS_RESEND_COOLDOWN_SEC`), or too many codes from the address (`SMS_IP_LIMIT` an hour); wait `wait_seconds`.";
+    429 [SMS_DAILY_LIMIT] ["request_code", "resend_code"] "The phone got `SMS_DAILY_LIMIT` codes today; wait `wait_seconds`.";
+    429 [CODE_ATTEMPTS_EXCEEDED] ["verify_code"] "`POST /api/auth/verify_code` after the 5th wrong try: request a new code (`can_resend: true`).";
+    429 [BROADCAST_DAILY_LIMIT] ["create_broadcast"] "The user posted today's broadcasts already; wait `wait_seconds`.";
+    429 [REPLY_LIMITED] ["reply_to_broadcast"] "Too many broadcast replies this hour; wait `wait_seconds`.";
+    429 [MESSAGE_LIMITED] ["send_message"] "Too many messages this hour; wait `wait_seconds`.";
+    429 [REPORT_LIMITED] ["report"] "Too many reports today; wait `wait_seconds`.";
+    429 [SIGNAL_LIMITED] ["websocket"] "WebSocket only (an `error` event): too many call signals this minute; wait `wait_seconds`.";
+    500 [SERVER_ERROR] "A fault of the server; the cause is logged, never sent.";
+    503 [UNAVAILABLE] "Redis, Postgres or a provider (SMS, payments) does not answer; try again after `Retry-After` seconds.";
+    503 [BUSY] "Too many CPU-heavy jobs (password hashing, image decoding) at once; try again after `Retry-After` seconds.";
+}
+
+/// The catalogue as the Markdown table of `docs/errors.md` (kept equal by a test).
+pub fn errors_markdown() -> String {
+    let cell = |s: &str| s.replace('|', "\\|");
+    let mut out = String::from(
+        "| code | HTTP | message (documents) | message (`Accept-Language: en`) | when |\n\
+         |---|---|---|---|---|\n",
+    );
+    for e in ERRORS {
+        let join = |f: fn(&Text) -> &'static str| {
+            e.texts
+                .iter()
+                .map(|t| cell(f(t)))
+                .collect::<Vec<_>>()
+                .join("<br>")
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            e.code(),
+            e.status,
+            join(|t| t.documents),
+            join(|t| t.english),
+            cell(e.when),
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +275,50 @@ mod tests {
         }
         // one code may name several texts only when they mean the same thing
         assert_eq!(BAD_USERNAME_LOGIN.code, BAD_PHONE_LOGIN.code);
+    }
+
+    #[test]
+    fn error_codes_are_unique_and_each_names_its_texts() {
+        let mut seen = std::collections::HashSet::new();
+        for e in ERRORS {
+            assert!(seen.insert(e.code()), "{} listed twice", e.code());
+            assert!((400..600).contains(&e.status), "{e:?}");
+            for t in e.texts {
+                assert_eq!(t.code, e.code(), "{e:?}");
+            }
+            // every text of the catalogue under this code is listed with it
+            for t in ALL.iter().filter(|t| t.code == e.code()) {
+                assert!(e.texts.contains(t), "{t:?} shares a code but is not listed");
+            }
+        }
+    }
+
+    /// `docs/errors.md` holds the catalogue's table as `errors_markdown` renders
+    /// it. `VOXMATCH_WRITE_DOCS=1 cargo test --lib errors_doc` rewrites it.
+    #[test]
+    fn errors_doc_lists_every_code() {
+        const DOC: &str = include_str!("../docs/errors.md");
+        const BEGIN: &str = "<!-- catalogue: generated from src/messages.rs -->\n";
+        const END: &str = "<!-- end of catalogue -->";
+        let table = errors_markdown();
+        if std::env::var_os("VOXMATCH_WRITE_DOCS").is_some() {
+            let (head, rest) = DOC.split_once(BEGIN).expect("begin marker");
+            let (_, tail) = rest.split_once(END).expect("end marker");
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/errors.md");
+            std::fs::write(path, format!("{head}{BEGIN}{table}{END}{tail}")).unwrap();
+            return;
+        }
+        assert!(
+            DOC.contains(&format!("{BEGIN}{table}{END}")),
+            "docs/errors.md is not the catalogue of src/messages.rs; rewrite it with \
+             VOXMATCH_WRITE_DOCS=1 cargo test --lib errors_doc"
+        );
+        for e in ERRORS {
+            assert!(
+                DOC.contains(&format!("`{}`", e.code())),
+                "{} missing",
+                e.code()
+            );
+        }
     }
 }

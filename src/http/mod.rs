@@ -117,8 +117,10 @@ pub async fn detached<F>(lang: Lang, handler: F) -> Response
 where
     F: Future<Output = ApiResult<Response>> + Send + 'static,
 {
-    match tokio::spawn(LANG.scope(lang, handler)).await {
-        Ok(result) => respond(result),
+    // errors are rendered in the request's language too
+    let task = LANG.scope(lang, async move { respond(handler.await) });
+    match tokio::spawn(task).await {
+        Ok(response) => response,
         Err(e) => ApiError::Internal(format!("handler task: {e}")).into_response(),
     }
 }
@@ -128,7 +130,8 @@ pub async fn in_lang<F>(lang: Lang, handler: F) -> Response
 where
     F: Future<Output = ApiResult<Response>>,
 {
-    respond(LANG.scope(lang, handler).await)
+    LANG.scope(lang, async move { respond(handler.await) })
+        .await
 }
 
 /// `limit` (default 20, 1–100) and `before` (an id: only older items) of every list.
@@ -188,7 +191,8 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     let error = if let Some(Refused(e)) = rejection.find::<Refused>() {
         e.clone()
     } else if rejection.is_not_found() {
-        ApiError::NotFound
+        // no route has this path (handlers answer their own 404s, `not_found`)
+        ApiError::no_route()
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         ApiError::MethodNotAllowed
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {

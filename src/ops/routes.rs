@@ -1,4 +1,4 @@
-//! `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json`.
+//! `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json`, `/docs`.
 
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -24,12 +24,17 @@ pub fn routes(state: AppState, openapi: bytes::Bytes) -> BoxedFilter<(Response,)
         .and(warp::get())
         .map(move || openapi.clone())
         .then(handlers::openapi_json);
+    let docs = warp::path!("docs")
+        .and(warp::get())
+        .then(handlers::docs_page);
     healthz
         .or(readyz)
         .unify()
         .or(metrics)
         .unify()
         .or(openapi)
+        .unify()
+        .or(docs)
         .unify()
         .boxed()
 }

@@ -182,7 +182,10 @@ async fn usernames_are_unique_regardless_of_case() {
         .signup_raw(signup_form(&name.to_lowercase(), "password1", "30", "male"))
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(body, json!({"error": "이미 사용 중인 아이디입니다."}));
+    assert_eq!(
+        body,
+        json!({"error": "이미 사용 중인 아이디입니다.", "code": "username_taken"})
+    );
 }
 
 #[tokio::test]
@@ -222,7 +225,10 @@ async fn login_answers_one_message_for_wrong_username_and_wrong_password() {
 
     let wrong_password = app.login(&user.username, "wrong password").await;
     let wrong_username = app.login("nobody_here", &user.password).await;
-    let expected = (StatusCode::UNAUTHORIZED, json!({"error": BAD_LOGIN}));
+    let expected = (
+        StatusCode::UNAUTHORIZED,
+        json!({"error": BAD_LOGIN, "code": "bad_credentials"}),
+    );
     assert_eq!(wrong_password, expected);
     assert_eq!(wrong_username, expected);
     // the username is matched without regard to case
@@ -301,7 +307,10 @@ async fn access_tokens_expire() {
     let (status, body) = app.get("/api/user/profile/", Some(&user.access)).await;
     assert_eq!(
         (status, body),
-        (StatusCode::UNAUTHORIZED, json!({"error": "Invalid token"}))
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "Invalid token", "code": "invalid_token"})
+        )
     );
 }
 
@@ -309,7 +318,10 @@ async fn access_tokens_expire() {
 async fn bad_tokens_are_401_in_the_contract_shape() {
     let app = spawn_app().await;
     let user = app.signup().await;
-    let invalid = (StatusCode::UNAUTHORIZED, json!({"error": "Invalid token"}));
+    let invalid = (
+        StatusCode::UNAUTHORIZED,
+        json!({"error": "Invalid token", "code": "invalid_token"}),
+    );
     assert_eq!(app.get("/api/user/profile/", None).await, invalid);
     assert_eq!(
         app.get("/api/user/profile/", Some("not.a.jwt")).await,
@@ -365,7 +377,10 @@ async fn refresh_rotates_and_reuse_revokes_the_session() {
         .await;
     assert_eq!(
         (status, body),
-        (StatusCode::UNAUTHORIZED, json!({"error": "Invalid token"}))
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "Invalid token", "code": "invalid_token"})
+        )
     );
     assert_eq!(
         app.get("/api/user/profile/", Some(new_access)).await.0,
@@ -550,7 +565,7 @@ async fn oversized_bodies_are_413() {
         (status, body),
         (
             StatusCode::PAYLOAD_TOO_LARGE,
-            json!({"error": "Payload too large"})
+            json!({"error": "Payload too large", "code": "payload_too_large"})
         )
     );
 }
@@ -562,14 +577,14 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
         app.get("/api/nothing/here", None).await,
         (
             StatusCode::NOT_FOUND,
-            json!({"error": "Resource not found"})
+            json!({"error": "Resource not found", "code": "route_not_found"})
         )
     );
     assert_eq!(
         app.get("/api/auth/login/", None).await,
         (
             StatusCode::METHOD_NOT_ALLOWED,
-            json!({"error": "Method not allowed"})
+            json!({"error": "Method not allowed", "code": "method_not_allowed"})
         )
     );
 }

@@ -64,14 +64,14 @@ async fn only_the_users_of_a_matched_match_start_a_call() {
         app.start_call(&outsider.token, id).await,
         (
             StatusCode::FORBIDDEN,
-            json!({"error": "Unauthorized access"})
+            json!({"error": "Unauthorized access", "code": "forbidden"})
         )
     );
     assert_eq!(
         app.start_call(&outsider.token, id + 64_000).await,
         (
             StatusCode::NOT_FOUND,
-            json!({"error": "Resource not found"})
+            json!({"error": "Resource not found", "code": "not_found"})
         )
     );
     // pending, then rejected: not (yet) matched
@@ -83,7 +83,7 @@ async fn only_the_users_of_a_matched_match_start_a_call() {
         .unwrap();
     let conflict = (
         StatusCode::CONFLICT,
-        json!({"error": "매칭이 성사되지 않은 상대입니다."}),
+        json!({"error": "매칭이 성사되지 않은 상대입니다.", "code": "not_matched"}),
     );
     assert_eq!(app.start_call(&a.token, pending).await, conflict);
     app.decide(&b.token, pending, "reject").await;
@@ -173,14 +173,14 @@ async fn only_participants_end_a_call() {
         app.end_call(&outsider.token, &session).await,
         (
             StatusCode::FORBIDDEN,
-            json!({"error": "Unauthorized access"})
+            json!({"error": "Unauthorized access", "code": "forbidden"})
         )
     );
     assert_eq!(
         app.end_call(&a.token, "no-such-call").await,
         (
             StatusCode::NOT_FOUND,
-            json!({"error": "Resource not found"})
+            json!({"error": "Resource not found", "code": "not_found"})
         )
     );
     assert!(rows(&app, &session).await.is_empty());
@@ -298,7 +298,7 @@ async fn signaling_reaches_the_other_participant_across_processes_only() {
     so.send(Message::text(offer.to_string())).await.unwrap();
     assert_eq!(
         next_event(&mut so, "error").await,
-        json!({"type": "error", "error": "Unauthorized access", "call_session_id": session})
+        json!({"type": "error", "error": "Unauthorized access", "code": "forbidden", "call_session_id": session})
     );
     quiet(&mut sb, "signal", Duration::from_millis(500)).await;
     // payloads are size-limited

@@ -247,7 +247,10 @@ async fn past_the_queue_heavy_work_is_refused_with_503_and_retry_after() {
         if res.status() == StatusCode::SERVICE_UNAVAILABLE {
             assert_eq!(res.headers()["retry-after"], "1");
             let (_, body) = parts(res).await;
-            assert_eq!(body, json!({"error": "Service unavailable"}));
+            assert_eq!(
+                body,
+                json!({"error": "Service unavailable", "code": "server_busy"})
+            );
             refused += 1;
         } else {
             assert_eq!(res.status(), StatusCode::OK);

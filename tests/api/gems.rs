@@ -57,7 +57,7 @@ async fn a_filtered_match_without_gems_is_402_and_not_queued() {
         app.random(&f.token, 0).await,
         (
             StatusCode::PAYMENT_REQUIRED,
-            json!({"error": "보석이 부족합니다.", "required": 1, "balance": 0})
+            json!({"error": "보석이 부족합니다.", "code": "not_enough_gems", "required": 1, "balance": 0})
         )
     );
     let m = member(&app, "male", 30).await;
@@ -159,7 +159,7 @@ async fn a_pair_that_cannot_be_paid_is_undone_and_the_partner_keeps_waiting() {
         app.random(&f.token, 0).await,
         (
             StatusCode::PAYMENT_REQUIRED,
-            json!({"error": "보석이 부족합니다.", "required": 1, "balance": 0})
+            json!({"error": "보석이 부족합니다.", "code": "not_enough_gems", "required": 1, "balance": 0})
         )
     );
 }
@@ -299,7 +299,7 @@ async fn a_token_used_by_someone_else_is_409() {
         charge(&app, &n.token, "test_7_shared").await,
         (
             StatusCode::CONFLICT,
-            json!({"error": "이미 사용된 결제 토큰입니다."})
+            json!({"error": "이미 사용된 결제 토큰입니다.", "code": "payment_token_used"})
         )
     );
     assert_eq!(balance(&app, &n.token).await, 0);
@@ -344,7 +344,7 @@ async fn the_http_verifier_credits_refuses_and_fails_safely() {
     // errors, time-outs and nonsense: 503, nothing credited, the token still usable
     let unavailable = (
         StatusCode::SERVICE_UNAVAILABLE,
-        json!({"error": "Service unavailable"}),
+        json!({"error": "Service unavailable", "code": "service_unavailable"}),
     );
     for (status, body, delay) in [
         (500, "{}", 0),

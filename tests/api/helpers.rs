@@ -146,7 +146,7 @@ pub async fn parts(res: Response) -> (StatusCode, Value) {
 }
 
 pub fn validation(details: &str) -> Value {
-    json!({"error": "Validation error", "details": details})
+    json!({"error": "Validation error", "code": "validation_error", "details": details})
 }
 
 /// A signed-up user of the matching document.

@@ -98,7 +98,7 @@ async fn ratings_are_for_participants_once_per_call() {
         rate(&app, &a.token, json!({"call_id": id, "rating": 4})).await,
         (
             StatusCode::CONFLICT,
-            json!({"error": "이미 평가한 통화입니다."})
+            json!({"error": "이미 평가한 통화입니다.", "code": "already_rated"})
         )
     );
     // the other side rates separately
@@ -113,14 +113,14 @@ async fn ratings_are_for_participants_once_per_call() {
         rate(&app, &outsider.token, json!({"call_id": id, "rating": 3})).await,
         (
             StatusCode::FORBIDDEN,
-            json!({"error": "Unauthorized access"})
+            json!({"error": "Unauthorized access", "code": "forbidden"})
         )
     );
     assert_eq!(
         rate(&app, &a.token, json!({"call_id": id + 1000, "rating": 3})).await,
         (
             StatusCode::NOT_FOUND,
-            json!({"error": "Resource not found"})
+            json!({"error": "Resource not found", "code": "not_found"})
         )
     );
 }

@@ -374,7 +374,10 @@ async fn an_authorization_header_that_is_not_text_is_401() {
             .unwrap();
         assert_eq!(
             parts(res).await,
-            (StatusCode::UNAUTHORIZED, json!({"error": "Invalid token"})),
+            (
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "Invalid token", "code": "invalid_token"})
+            ),
             "{path}"
         );
     }
@@ -403,7 +406,10 @@ async fn an_access_token_works_only_with_its_own_sessions_user() {
     .unwrap();
     assert_eq!(
         app.get("/api/user/profile/", Some(&token)).await,
-        (StatusCode::UNAUTHORIZED, json!({"error": "Invalid token"}))
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "Invalid token", "code": "invalid_token"})
+        )
     );
     // the same claims with their own session work: the forgery is the only difference
     let honest = jsonwebtoken::encode(

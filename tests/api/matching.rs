@@ -269,14 +269,14 @@ async fn decisions_are_for_the_matchs_users_only() {
         app.decide(&outsider.token, id, "accept").await,
         (
             StatusCode::FORBIDDEN,
-            json!({"error": "Unauthorized access"})
+            json!({"error": "Unauthorized access", "code": "forbidden"})
         )
     );
     assert_eq!(
         app.decide(&outsider.token, id + 64_000, "accept").await,
         (
             StatusCode::NOT_FOUND,
-            json!({"error": "Resource not found"})
+            json!({"error": "Resource not found", "code": "not_found"})
         )
     );
     let (status, body) = app.decide(&outsider.token, id, "maybe").await;

@@ -25,11 +25,13 @@ async fn healthz_and_readyz_answer() {
 async fn readyz_is_503_when_postgres_is_gone() {
     let app = spawn_app().await;
     app.state.db.close().await;
-    let (status, body) = app.get("/readyz", None).await;
+    let res = app.client.get(app.at("/readyz")).send().await.unwrap();
+    assert!(res.headers().contains_key("retry-after"));
+    let (status, body) = parts(res).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         body,
-        json!({"error": "Service unavailable", "redis": "ok", "postgres": "down"})
+        json!({"error": "Service unavailable", "code": "service_unavailable", "redis": "ok", "postgres": "down"})
     );
     // and requests that need it are 503 in the contract's shape, not 500
     let (status, body) = app.login("someone", "password1").await;
@@ -37,7 +39,7 @@ async fn readyz_is_503_when_postgres_is_gone() {
         (status, body),
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            json!({"error": "Service unavailable"})
+            json!({"error": "Service unavailable", "code": "service_unavailable"})
         )
     );
 }
@@ -52,7 +54,7 @@ async fn readyz_is_503_when_redis_is_gone() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         body,
-        json!({"error": "Service unavailable", "redis": "down", "postgres": "ok"})
+        json!({"error": "Service unavailable", "code": "service_unavailable", "redis": "down", "postgres": "ok"})
     );
 }
 
@@ -116,6 +118,13 @@ async fn openapi_lists_every_route_with_its_error_bodies() {
         ("/users/{id}/block", "post"),
         ("/users/{id}/unblock", "post"),
         ("/users/{id}/report", "post"),
+        ("/api/users/{id}/block", "post"),
+        ("/api/users/{id}/unblock", "post"),
+        ("/api/users/{id}/report", "post"),
+        ("/api/match/status/", "get"),
+        ("/media/profiles/{name}", "get"),
+        ("/docs", "get"),
+        ("/demo/", "get"),
         ("/ws", "get"),
         ("/api/events", "get"),
         ("/healthz", "get"),
@@ -135,9 +144,334 @@ async fn openapi_lists_every_route_with_its_error_bodies() {
         "RateLimitedBody",
         "LoginRequest",
         "SignupForm",
+        "ErrorCode",
+        "Event_match_found",
+        "Event_broadcast_reply",
+        "ClientMessage_signal",
     ] {
         assert!(schemas.contains_key(name), "{name} missing");
     }
+    // every error body names its code, one of the catalogue's
+    let codes = &schemas["ErrorCode"]["enum"];
+    for code in [
+        "invalid_token",
+        "validation_error",
+        "not_enough_gems",
+        "route_not_found",
+    ] {
+        assert!(codes.as_array().unwrap().contains(&json!(code)), "{code}");
+    }
+    for body in [
+        "ErrorBody",
+        "ValidationErrorBody",
+        "RateLimitedBody",
+        "NotEnoughGemsBody",
+    ] {
+        assert!(
+            schemas[body]["required"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("code")),
+            "{body}"
+        );
+    }
+    // the realtime operations answer with the event schemas
+    assert_eq!(
+        doc["paths"]["/api/events"]["get"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
+            ["$ref"],
+        "#/components/schemas/Event"
+    );
+    let events: Vec<&str> = schemas["Event"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["$ref"].as_str().unwrap())
+        .collect();
+    for name in [
+        "match_found",
+        "match_decided",
+        "call_started",
+        "call_ended",
+        "signal",
+        "new_message",
+        "broadcast_reply",
+    ] {
+        assert!(
+            events.contains(&format!("#/components/schemas/Event_{name}").as_str()),
+            "{name}"
+        );
+    }
+    // the error responses every operation can give
+    let signup = &doc["paths"]["/api/auth/signup/"]["post"]["responses"];
+    assert_eq!(
+        signup["429"]["x-error-codes"],
+        json!(["signup_rate_limited"])
+    );
+    assert!(signup["503"]["headers"].get("Retry-After").is_some());
+    let balance = &doc["paths"]["/api/gem/balance/"]["get"]["responses"];
+    for status in ["401", "500", "503"] {
+        assert!(balance.get(status).is_some(), "{status}");
+    }
+}
+
+/// The routes the routers are built from, read from their source: every
+/// `warp::path!(..)` (types are parameters, `{}`), and the few routes
+/// composed otherwise, read by what composes them. A file that composes
+/// routes in a way this does not read fails the test rather than hiding them.
+fn routes_in_source() -> Vec<String> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    let mut routes = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let name = file.strip_prefix(&src).unwrap().display().to_string();
+        for (at, _) in text.match_indices("warp::path!(") {
+            let args = &text[at + "warp::path!(".len()..];
+            let args = &args[..args.find(')').unwrap()];
+            let segments: Vec<&str> = args
+                .split('/')
+                .map(|s| {
+                    let s = s.trim();
+                    if s.starts_with('"') {
+                        s.trim_matches('"')
+                    } else {
+                        "{}"
+                    }
+                })
+                .collect();
+            routes.push(format!("/{}", segments.join("/")));
+        }
+        if !text.contains("warp::path(") {
+            continue;
+        }
+        // routes composed segment by segment
+        let literals = |prefix: &str| -> Vec<String> {
+            text.split(prefix)
+                .skip(1)
+                .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+                .collect()
+        };
+        let composed: Vec<String> = match name.as_str() {
+            // `user_action("block")`: /users/{id}/block and /api/users/{id}/block
+            "moderation/routes.rs" => literals("user_action(\"")
+                .into_iter()
+                .flat_map(|action| {
+                    [
+                        format!("/users/{{}}/{action}"),
+                        format!("/api/users/{{}}/{action}"),
+                    ]
+                })
+                .collect(),
+            // the demo's files, matched by their full paths
+            "demo/mod.rs" => literals("\"/demo")
+                .into_iter()
+                .map(|rest| format!("/demo{rest}"))
+                .collect(),
+            _ => Vec::new(),
+        };
+        assert!(
+            !composed.is_empty(),
+            "src/{name} composes routes with warp::path(..): teach routes_in_source to read them"
+        );
+        routes.extend(composed);
+    }
+    routes.sort();
+    routes.dedup();
+    routes
+}
+
+/// A path pattern without its trailing slash, parameters as `{}`.
+fn normalized(pattern: &str) -> String {
+    let segments: Vec<&str> = pattern
+        .trim_end_matches('/')
+        .split('/')
+        .map(|s| if s.starts_with('{') { "{}" } else { s })
+        .collect();
+    segments.join("/")
+}
+
+/// Whether the documented pattern `documented` covers the served `served`
+/// (a documented parameter may stand for a served literal, as `/demo/{file}`).
+fn covers(documented: &str, served: &str) -> bool {
+    let (d, s) = (normalized(documented), normalized(served));
+    let (d, s): (Vec<&str>, Vec<&str>) = (d.split('/').collect(), s.split('/').collect());
+    d.len() == s.len() && d.iter().zip(&s).all(|(d, s)| d == s || *d == "{}")
+}
+
+/// A concrete path for a pattern: ids 1, names that may exist.
+fn concrete(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .map(|s| match s {
+            "{name}" => "1.png",
+            "{file}" => "app.js",
+            s if s.starts_with('{') => "1",
+            s => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Whether some route took the request: anything but 405 and the 404 of no
+/// route (`route_not_found`; a handler's own 404 is `not_found`). No token is
+/// sent, so signed-in routes answer 401 before their handlers run.
+async fn routed(app: &TestApp, method: &str, path: &str) -> bool {
+    let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+    let res = app
+        .client
+        .request(method, app.at(path))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = parts(res).await;
+    !(status == StatusCode::METHOD_NOT_ALLOWED
+        || (status == StatusCode::NOT_FOUND && body["code"] == "route_not_found"))
+}
+
+#[tokio::test]
+async fn every_route_is_documented_and_every_documented_route_is_served() {
+    let app = spawn_app().await;
+    let (_, doc) = app.get("/api/openapi.json", None).await;
+    let methods = ["get", "post", "put", "delete", "patch"];
+    let mut documented = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in methods {
+            if item.get(method).is_some() {
+                documented.push((method, path.clone()));
+            }
+        }
+    }
+    // the probe tells routes apart from what no route serves
+    assert!(!routed(&app, "get", "/api/no/such/route").await);
+    assert!(!routed(&app, "get", "/api/broadcasts/not-a-number").await);
+    assert!(!routed(&app, "post", "/healthz").await);
+    assert!(routed(&app, "get", "/media/profiles/missing.png").await);
+
+    // documented → served, with and without the trailing slash
+    for (method, path) in &documented {
+        let concrete = concrete(path);
+        let twin = match concrete.strip_suffix('/') {
+            Some(bare) => bare.to_owned(),
+            None => format!("{concrete}/"),
+        };
+        // files (`/demo/{file}`) are served by their names only
+        let file = path.ends_with("{file}");
+        for p in [&concrete, &twin]
+            .into_iter()
+            .take(if file { 1 } else { 2 })
+        {
+            assert!(
+                routed(&app, method, p).await,
+                "documented {method} {path}: {p} is not served"
+            );
+        }
+    }
+
+    // served → documented: every route of the source, by every method the router takes
+    let routes = routes_in_source();
+    assert!(routes.len() >= 40, "{routes:?}");
+    for route in &routes {
+        let path = concrete(route);
+        let mut served = 0;
+        for method in methods {
+            if !routed(&app, method, &path).await {
+                continue;
+            }
+            served += 1;
+            assert!(
+                documented
+                    .iter()
+                    .any(|(m, d)| *m == method && covers(d, route)),
+                "{method} {route} is served but not in /api/openapi.json"
+            );
+        }
+        assert!(
+            served > 0,
+            "{route} (read from the source) is not served at {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_docs_page_renders_the_document_with_nothing_from_elsewhere() {
+    let app = spawn_app().await;
+    for path in ["/docs", "/docs/"] {
+        let res = app.client.get(app.at(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"));
+        let html = res.text().await.unwrap();
+        assert!(html.contains("fetch(\"/api/openapi.json\""));
+        // no URL of another host: no scheme, no protocol-relative link
+        let lower = html.to_lowercase();
+        for needle in [
+            "http:",
+            "https:",
+            "//cdn",
+            "src=\"//",
+            "href=\"//",
+            "@import",
+            "url(",
+        ] {
+            assert!(!lower.contains(needle), "{needle} in /docs");
+        }
+        assert!(!lower.contains("<script src") && !lower.contains("<link"));
+    }
+}
+
+#[tokio::test]
+async fn errors_carry_their_code_in_both_languages() {
+    let app = spawn_app().await;
+    let user = app.signup().await;
+    let res = app
+        .client
+        .post(app.at("/api/auth/login/"))
+        .header("accept-language", "en")
+        .json(&json!({"username": user.username, "password": "wrong password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        parts(res).await,
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "Wrong username or password.", "code": "bad_credentials"})
+        )
+    );
+    let res = app
+        .client
+        .get(app.at("/api/no/such/route"))
+        .header("accept-language", "en-US,en;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        parts(res).await,
+        (
+            StatusCode::NOT_FOUND,
+            json!({"error": "Resource not found", "code": "route_not_found"})
+        )
+    );
 }
 
 #[tokio::test]

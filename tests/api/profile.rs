@@ -212,7 +212,7 @@ async fn images_over_five_megabytes_are_413() {
         (status, body),
         (
             StatusCode::PAYLOAD_TOO_LARGE,
-            json!({"error": "Payload too large"})
+            json!({"error": "Payload too large", "code": "payload_too_large"})
         )
     );
     let form = signup_form(&unique("big"), "password1", "30", "male").part(
@@ -233,7 +233,7 @@ async fn update_profile_refuses_taken_and_invalid_usernames_and_empty_forms() {
         (status, body),
         (
             StatusCode::CONFLICT,
-            json!({"error": "이미 사용 중인 아이디입니다."})
+            json!({"error": "이미 사용 중인 아이디입니다.", "code": "username_taken"})
         )
     );
     let form = Form::new().text("username", "x!");
@@ -265,7 +265,7 @@ async fn unknown_media_is_404() {
         (status, body),
         (
             StatusCode::NOT_FOUND,
-            json!({"error": "Resource not found"})
+            json!({"error": "Resource not found", "code": "not_found"})
         )
     );
     let (status, _) = app
@@ -318,7 +318,7 @@ async fn media_names_that_cannot_exist_are_404() {
         app.get(&long, None).await,
         (
             StatusCode::NOT_FOUND,
-            json!({"error": "Resource not found"})
+            json!({"error": "Resource not found", "code": "not_found"})
         )
     );
 }

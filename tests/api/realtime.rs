@@ -111,13 +111,19 @@ async fn bad_tokens_are_refused_before_the_upgrade() {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), 401);
             let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
-            assert_eq!(body, json!({"error": "Invalid token"}));
+            assert_eq!(
+                body,
+                json!({"error": "Invalid token", "code": "invalid_token"})
+            );
         }
         other => panic!("expected a 401, got {other:?}"),
     }
     assert_eq!(
         app.get("/api/events", Some("nope")).await,
-        (StatusCode::UNAUTHORIZED, json!({"error": "Invalid token"}))
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "Invalid token", "code": "invalid_token"})
+        )
     );
     let m = member(&app, "male", 30).await;
     let (status, body) = app.get("/ws", Some(&m.token)).await;

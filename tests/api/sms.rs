@@ -216,7 +216,7 @@ async fn a_wrong_code_answers_the_documents_mismatch_body() {
     assert_eq!(
         body,
         json!({
-            "error": "인증 코드가 일치하지 않습니다.",
+            "error": "인증 코드가 일치하지 않습니다.", "code": "code_mismatch",
             "verification_status": {
                 "verified": false,
                 "attempt_count": 1,
@@ -258,7 +258,7 @@ async fn five_wrong_attempts_lock_the_code_until_a_new_one_is_sent() {
     assert_eq!(
         body,
         json!({
-            "error": "인증 시도 횟수를 초과했습니다. 새로운 인증 코드를 요청해주세요.",
+            "error": "인증 시도 횟수를 초과했습니다. 새로운 인증 코드를 요청해주세요.", "code": "code_attempts_exceeded",
             "verification_status": {
                 "verified": false,
                 "attempt_count": 5,
@@ -303,7 +303,7 @@ async fn expired_or_missing_codes_are_400() {
     let app = spawn_app_with(&[("SMS_CODE_TTL_SEC", "1")]).await;
     let phone = phone();
     let expected = json!({
-        "error": "인증 코드가 만료되었거나 존재하지 않습니다. 새로운 인증 코드를 요청해주세요.",
+        "error": "인증 코드가 만료되었거나 존재하지 않습니다. 새로운 인증 코드를 요청해주세요.", "code": "code_expired",
         "verification_status": {"verified": false, "can_resend": true, "phone_number": phone},
     });
     assert_eq!(
@@ -354,7 +354,7 @@ async fn register_needs_a_recent_verification() {
     assert_eq!(
         body,
         json!({
-            "error": "인증이 완료되지 않은 전화번호입니다. 인증 코드를 확인해주세요.",
+            "error": "인증이 완료되지 않은 전화번호입니다. 인증 코드를 확인해주세요.", "code": "phone_not_verified",
             "verification_required": true,
             "verification_status": {"verified": false, "can_resend": true},
         })
@@ -402,7 +402,7 @@ async fn register_and_phone_login_answer_the_documents_bodies() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         body,
-        json!({"error": "전화번호 또는 비밀번호가 올바르지 않습니다."})
+        json!({"error": "전화번호 또는 비밀번호가 올바르지 않습니다.", "code": "bad_credentials"})
     );
     let (status, body) = app
         .post(
@@ -427,7 +427,7 @@ async fn register_refuses_a_taken_phone_whatever_its_verification() {
     assert_eq!(register(&app, &phone, "first").await.0, StatusCode::CREATED);
     let expected = (
         StatusCode::CONFLICT,
-        json!({"error": "이미 등록된 전화번호입니다.", "user_exists": true}),
+        json!({"error": "이미 등록된 전화번호입니다.", "code": "phone_taken", "user_exists": true}),
     );
     assert_eq!(register(&app, &phone, "second").await, expected);
 }
@@ -519,7 +519,7 @@ async fn a_failing_provider_is_503_and_charges_nothing() {
         (status, body),
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            json!({"error": "Service unavailable"})
+            json!({"error": "Service unavailable", "code": "service_unavailable"})
         )
     );
     provider.answer(200, "{}", 0);
@@ -540,7 +540,7 @@ async fn an_unreachable_provider_is_503() {
         (status, body),
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            json!({"error": "Service unavailable"})
+            json!({"error": "Service unavailable", "code": "service_unavailable"})
         )
     );
 }

@@ -286,7 +286,7 @@ async fn uploads_over_ten_megabytes_are_413() {
         post_form(&app, "/api/broadcasts", &m.token, voice(big, "big.wav")).await,
         (
             StatusCode::PAYLOAD_TOO_LARGE,
-            json!({"error": "Payload too large"})
+            json!({"error": "Payload too large", "code": "payload_too_large"})
         )
     );
 }
@@ -395,7 +395,7 @@ async fn detail_and_voice_follow_the_same_visibility() {
     block(&app, &owner.token, enemy.id).await;
     let gone = (
         StatusCode::NOT_FOUND,
-        json!({"error": "Resource not found"}),
+        json!({"error": "Resource not found", "code": "not_found"}),
     );
     assert_eq!(app.get(&path, Some(&enemy.token)).await, gone);
     assert_eq!(
@@ -495,7 +495,7 @@ async fn own_expired_blocked_or_missing_broadcasts_cannot_be_answered() {
         reply(&app, &enemy.token, &b["id"]).await,
         (
             StatusCode::FORBIDDEN,
-            json!({"error": "Unauthorized access"})
+            json!({"error": "Unauthorized access", "code": "forbidden"})
         )
     );
     assert_eq!(
@@ -641,7 +641,7 @@ async fn messages_reach_the_partner_across_nodes_and_only_participants_hear_them
     let outsider = member(&app, "male", 40).await;
     let denied = (
         StatusCode::FORBIDDEN,
-        json!({"error": "Unauthorized access"}),
+        json!({"error": "Unauthorized access", "code": "forbidden"}),
     );
     assert_eq!(
         fetch(&app, url, Some(&outsider.token)).await.0,
@@ -672,7 +672,7 @@ async fn messages_reach_the_partner_across_nodes_and_only_participants_hear_them
     assert_eq!(parts(res).await, denied);
     let missing = (
         StatusCode::NOT_FOUND,
-        json!({"error": "Resource not found"}),
+        json!({"error": "Resource not found", "code": "not_found"}),
     );
     assert_eq!(
         app.get("/api/conversations/999999", Some(&owner.token))
@@ -719,7 +719,7 @@ async fn deleting_hides_for_the_deleter_closes_for_both_and_both_deleting_remove
     );
     let closed = (
         StatusCode::FORBIDDEN,
-        json!({"error": "Unauthorized access"}),
+        json!({"error": "Unauthorized access", "code": "forbidden"}),
     );
     assert_eq!(send(&app, &owner.token, id).await, closed);
     assert_eq!(send(&app, &fan.token, id).await, closed);
@@ -771,7 +771,7 @@ async fn a_block_hides_the_conversation_and_stops_messages_both_ways_until_unblo
             send(&app, &who.token, id).await,
             (
                 StatusCode::FORBIDDEN,
-                json!({"error": "Unauthorized access"})
+                json!({"error": "Unauthorized access", "code": "forbidden"})
             )
         );
         assert_eq!(
@@ -822,7 +822,7 @@ async fn block_and_report_refuse_oneself_and_unknown_users() {
         block(&app, &m.token, 999_999).await,
         (
             StatusCode::NOT_FOUND,
-            json!({"error": "Resource not found"})
+            json!({"error": "Resource not found", "code": "not_found"})
         )
     );
     let (status, body) = app
