@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use fred::prelude::*;
 use voxmatch::config::{Config, MatchConfig};
-use voxmatch::matching::engine::{self, PairOutcome, Reach, Ticket};
+use voxmatch::matching::engine::{self, PairOutcome, Ticket};
 use voxmatch::matching::model::{Location, Preferred};
+use voxmatch::matching::reach::Reach;
 use voxmatch::redis::Redis;
 use voxmatch::users::model::Gender;
 

@@ -68,6 +68,15 @@ impl ApiError {
         ApiError::Validation(details.into())
     }
 
+    /// 403 `{"error": "Account suspended", "until": <RFC 3339 or null>}` (SPEC: safety).
+    pub fn suspended(until: Option<chrono::DateTime<chrono::Utc>>) -> Self {
+        ApiError::Document {
+            status: StatusCode::FORBIDDEN,
+            text: messages::SUSPENDED,
+            fields: json!({ "until": until }),
+        }
+    }
+
     /// 409 `{"error": "이미 등록된 전화번호입니다.", "user_exists": true}` (Talk document).
     pub fn phone_taken() -> Self {
         ApiError::Document {
@@ -281,7 +290,7 @@ pub struct NotEnoughGemsBody {
 pub struct RateLimitedBody {
     #[schema(example = "잠시 후 다시 시도해주세요.")]
     pub error: String,
-    /// Which limit: `login_rate_limited`, `sms_rate_limited`, ... (`docs/errors.md`).
+    /// Which limit: `login_rate_limited`, `sms_cooldown`, ... (`docs/errors.md`).
     #[schema(example = "login_rate_limited")]
     pub code: String,
     pub wait_seconds: u64,

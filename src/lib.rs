@@ -13,7 +13,9 @@
 //!   `matching` (+ `engine`: the Lua pool, `service`: pairing and paying as
 //!   one unit, `ids`, `tasks`), `gems` (+ `ledger`, `payments`), `calls`
 //!   (+ `ice`, `tasks`), `history`, `broadcasts`, `conversations`,
-//!   `moderation`, `media` (+ `storage`, `images`, `voice`, `uploads`),
+//!   `moderation` (+ `suspension`, `appeals`), `admin` (+ `cli`: `voxmatch
+//!   admin grant`), `media` (+ `storage`, `images`, `voice`, `uploads`),
+//!   `presence` (+ `tasks`), `push` (+ `outbox`, `worker`),
 //!   `realtime` (`hub`, `protocol`, `ws`, `sse`), `ops` (health, metrics,
 //!   OpenAPI).
 //! - A route is `path.and(method).and(http::signed_in(&state))` (or
@@ -44,6 +46,7 @@
 //! Postgres schema: `migrations/`, applied at start. Redis keys:
 //! `redis::keys`. Lua scripts: `lua/`, one per multi-step change.
 
+pub mod admin;
 pub mod auth;
 pub mod broadcasts;
 pub mod cache;
@@ -61,6 +64,8 @@ pub mod media;
 pub mod messages;
 pub mod moderation;
 pub mod ops;
+pub mod presence;
+pub mod push;
 pub mod ratelimit;
 pub mod realtime;
 pub mod redis;

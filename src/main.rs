@@ -1,5 +1,6 @@
 //! `voxmatch` serves; `voxmatch healthcheck` asks a running server whether it
-//! is ready (for container healthchecks, where no curl is installed).
+//! is ready (for container healthchecks, where no curl is installed);
+//! `voxmatch admin grant <username|phone>` makes a user an admin.
 
 use clap::{Parser, Subcommand};
 use voxmatch::config::Config;
@@ -23,6 +24,17 @@ enum Command {
         #[arg(default_value = "http://127.0.0.1:8080")]
         url: String,
     },
+    /// Administration of the deployment's database.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Make the user with this username (any case) or phone number an admin.
+    Grant { who: String },
 }
 
 #[tokio::main]
@@ -30,6 +42,19 @@ async fn main() {
     match Cli::parse().command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
         Command::Healthcheck { url } => std::process::exit(healthcheck(&url).await),
+        Command::Admin {
+            command: AdminCommand::Grant { who },
+        } => std::process::exit(voxmatch::admin::cli::grant(&config(), &who).await),
+    }
+}
+
+fn config() -> Config {
+    match Config::from_env() {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("configuration: {e}");
+            std::process::exit(2);
+        }
     }
 }
 

@@ -113,7 +113,8 @@ texts! {
     PROFILE_UPDATED = "profile_updated", "프로필이 수정되었습니다.", "Profile updated.";
 
     // SMS verification (the Talk document's bodies)
-    SMS_LIMITED = "sms_rate_limited", "잠시 후 다시 시도해주세요.", "Too many codes requested. Try again later.";
+    SMS_COOLDOWN = "sms_cooldown", "잠시 후 다시 시도해주세요.", "A code was just sent. Try again later.";
+    SMS_IP_LIMITED = "sms_ip_rate_limited", "잠시 후 다시 시도해주세요.", "Too many codes requested from this address. Try again later.";
     SMS_DAILY_LIMIT = "sms_daily_limit", "일일 인증 코드 발송 한도를 초과했습니다.", "The daily limit of codes for this number is reached.";
     CODE_SENT = "code_sent", "인증 코드가 발송되었습니다.", "Verification code sent.";
     CODE_RESENT = "code_resent", "인증 코드가 재발송되었습니다.", "Verification code sent again.";
@@ -147,6 +148,20 @@ texts! {
     BLOCKED = "blocked", "차단 완료", "Blocked.";
     UNBLOCKED = "unblocked", "차단 해제 완료", "Unblocked.";
     REPORTED = "reported", "신고 완료", "Reported.";
+    PUSH_TOKEN_SAVED = "push_token_saved", "푸시 토큰이 등록되었습니다.", "Push token registered.";
+    PUSH_TOKEN_REMOVED = "push_token_removed", "푸시 토큰이 해제되었습니다.", "Push token removed.";
+
+    // safety: suspensions, appeals, admins, account deletion
+    SUSPENDED = "account_suspended", "Account suspended", "Account suspended";
+    APPEAL_OPEN = "appeal_open", "이미 심사 중인 이의 신청이 있습니다.", "An appeal of yours is under review already.";
+    NOT_SUSPENDED = "not_suspended", "정지된 계정이 아닙니다.", "This account is not suspended.";
+    APPEAL_FILED = "appeal_filed", "이의 신청이 접수되었습니다.", "Appeal filed.";
+    USER_SUSPENDED = "user_suspended", "계정이 정지되었습니다.", "User suspended.";
+    USER_UNSUSPENDED = "user_unsuspended", "계정 정지가 해제되었습니다.", "Suspension lifted.";
+    REPORT_DISMISSED = "report_dismissed", "신고가 기각되었습니다.", "Report dismissed.";
+    APPEAL_RESOLVED = "appeal_resolved", "이의 신청이 처리되었습니다.", "Appeal resolved.";
+    WRONG_PASSWORD = "wrong_password", "비밀번호가 올바르지 않습니다.", "Wrong password.";
+    ACCOUNT_DELETED = "account_deleted", "계정이 삭제되었습니다.", "Account deleted.";
 
     /// A unique violation no handler expected.
     ALREADY_EXISTS = "already_exists", "이미 존재하는 항목입니다.", "This exists already.";
@@ -189,6 +204,8 @@ error_codes! {
     401 [INVALID_TOKEN] "The access token is missing, malformed, expired or revoked (logout, refresh reuse); on `/api/auth/refresh/`, the refresh token is.";
     401 [BAD_USERNAME_LOGIN, BAD_PHONE_LOGIN] ["login"] "Login with a wrong username, phone number or password (one message for all, by login form).";
     402 [NOT_ENOUGH_GEMS] ["random_match"] "A filtered match (`preferred_gender` not `all`) without enough gems; the body has `required` and `balance`.";
+    403 [SUSPENDED] ["random_match", "decide_match", "match_status", "start_call", "create_broadcast", "reply_to_broadcast", "send_message"] "The caller's account is suspended (3 distinct reporters in 24 h, or an admin); the body has `until` (RFC 3339, or null: until lifted). `POST /api/appeals` asks for a review.";
+    403 [WRONG_PASSWORD] ["delete_account"] "`DELETE /api/user/` with a wrong password, or a phone account without a code verified in the last 10 minutes.";
     403 [FORBIDDEN] "The caller may not do this: not a participant of the match, call or conversation, or a block stands between the users.";
     403 [PHONE_NOT_VERIFIED] ["register"] "`POST /api/auth/register` for a phone not verified in the last 30 minutes.";
     404 [NOT_FOUND] "What the path or body names does not exist (or is hidden from the caller).";
@@ -199,13 +216,16 @@ error_codes! {
     409 [NOT_MATCHED] ["start_call"] "`POST /api/call/start/` for a match both users have not accepted.";
     409 [ALREADY_RATED] ["rate_call"] "`POST /api/history/rate/` for a call the caller rated already.";
     409 [PAYMENT_TOKEN_USED] ["charge_gems"] "`POST /api/gem/charge/` with a payment token another account used.";
+    409 [APPEAL_OPEN] ["file_appeal"] "`POST /api/appeals` while an appeal of the caller is open.";
+    409 [NOT_SUSPENDED] ["file_appeal"] "`POST /api/appeals` by an account that is not suspended.";
     409 [ALREADY_EXISTS] "Any other duplicate.";
     413 [PAYLOAD_TOO_LARGE] "A body or upload over its size limit (images 5 MB, voice 10 MB, JSON 64 KiB).";
     422 [VALIDATION] "The request is malformed or a value is not allowed; `details` names the field and what is wrong.";
     429 [LOGIN_LIMITED] ["login"] "Too many failed logins for the account or from the address; wait `wait_seconds`.";
     429 [SIGNUP_LIMITED] ["signup"] "Too many signups from the address (`SIGNUP_IP_LIMIT` an hour); wait `wait_seconds`.";
     429 [REGISTER_LIMITED] ["register"] "Too many registers from the address; wait `wait_seconds`.";
-    429 [SMS_LIMITED] ["request_code", "resend_code"] "A code requested again within the resend cooldown (`SMS_RESEND_COOLDOWN_SEC`), or too many codes from the address (`SMS_IP_LIMIT` an hour); wait `wait_seconds`.";
+    429 [SMS_COOLDOWN] ["request_code", "resend_code"] "A code requested again within the resend cooldown (`SMS_RESEND_COOLDOWN_SEC`); wait `wait_seconds`.";
+    429 [SMS_IP_LIMITED] ["request_code", "resend_code"] "Too many codes requested from the address (`SMS_IP_LIMIT` an hour); wait `wait_seconds`.";
     429 [SMS_DAILY_LIMIT] ["request_code", "resend_code"] "The phone got `SMS_DAILY_LIMIT` codes today; wait `wait_seconds`.";
     429 [CODE_ATTEMPTS_EXCEEDED] ["verify_code"] "`POST /api/auth/verify_code` after the 5th wrong try: request a new code (`can_resend: true`).";
     429 [BROADCAST_DAILY_LIMIT] ["create_broadcast"] "The user posted today's broadcasts already; wait `wait_seconds`.";

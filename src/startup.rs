@@ -16,8 +16,8 @@ use warp::reply::Response;
 use crate::config::Config;
 use crate::gems::payments::{HttpVerifier, PaymentVerifier, TestTokens};
 use crate::heavy::HeavyJobs;
+use crate::matching::engine::Tickets;
 use crate::matching::ids::MatchIds;
-use crate::matching::service::Tickets;
 use crate::media::storage::{Storage, StorageError};
 use crate::ops::metrics::Metrics;
 use crate::realtime::bus::{self, Invalidation};
@@ -26,8 +26,8 @@ use crate::session::Tokens;
 use crate::sms::provider::{HttpSms, LogOnlySms, SmsSender};
 use crate::state::{App, AppState};
 use crate::{
-    auth, broadcasts, calls, conversations, demo, gems, history, http, matching, media, moderation,
-    ops, realtime, sms, telemetry, users,
+    admin, auth, broadcasts, calls, conversations, demo, gems, history, http, matching, media,
+    moderation, ops, realtime, sms, telemetry, users,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +116,7 @@ impl Application {
             })
         };
         let hub = bus::start(redis_config, redis.clone(), metrics.bus.clone(), forget).await?;
+        let (push, push_jobs) = crate::push::outbox::Outbox::new(&cfg.push, metrics.push.clone());
         let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
             .await
             .map_err(|e| StartupError::Bind(cfg.bind_addr, e))?;
@@ -137,6 +138,7 @@ impl Application {
             stopping: tokio::sync::watch::channel(false).0,
             sms,
             payments,
+            push,
             heavy: HeavyJobs::new(cfg.heavy_jobs, cfg.heavy_queue),
             db,
             redis,
@@ -145,6 +147,10 @@ impl Application {
         matching::tasks::spawn(state.clone(), state.stopping.subscribe());
         calls::tasks::spawn(state.clone(), state.stopping.subscribe());
         broadcasts::tasks::spawn_cleanup(state.clone(), state.stopping.subscribe());
+        crate::presence::tasks::spawn(state.clone(), state.stopping.subscribe());
+        if let Some(jobs) = push_jobs {
+            crate::push::worker::spawn(state.clone(), jobs, state.stopping.subscribe());
+        }
         let routes = routes(state.clone(), openapi.into());
         Ok(Application {
             listener,
@@ -202,6 +208,12 @@ pub fn routes(state: AppState, openapi: bytes::Bytes) -> BoxedFilter<(Response,)
         .or(conversations::routes(state.clone()))
         .unify()
         .or(moderation::routes(state.clone()))
+        .unify()
+        .or(crate::presence::routes(state.clone()))
+        .unify()
+        .or(crate::push::routes(state.clone()))
+        .unify()
+        .or(admin::routes(state.clone()))
         .unify()
         .or(realtime::routes(state.clone()))
         .unify()

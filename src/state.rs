@@ -7,8 +7,8 @@ use sqlx::PgPool;
 use crate::config::Config;
 use crate::gems::payments::PaymentVerifier;
 use crate::heavy::HeavyJobs;
+use crate::matching::engine::Tickets;
 use crate::matching::ids::MatchIds;
-use crate::matching::service::Tickets;
 use crate::media::storage::Storage;
 use crate::ops::metrics::Metrics;
 use crate::realtime::bus::{self, Invalidation};
@@ -31,6 +31,8 @@ pub struct App {
     pub storage: Storage,
     pub sms: Arc<dyn SmsSender>,
     pub payments: Arc<dyn PaymentVerifier>,
+    /// Pushes for users with no stream open (`push::worker` sends them).
+    pub push: crate::push::outbox::Outbox,
     /// The bound on argon2, image decoding and audio probing.
     pub heavy: HeavyJobs,
     pub metrics: Metrics,

@@ -13,6 +13,7 @@ use crate::media::handlers::{Fetch, serve_voice};
 use crate::media::uploads::{self, VoiceForm};
 use crate::messages;
 use crate::moderation::store::blocked_either_way;
+use crate::moderation::suspension;
 use crate::ratelimit::{self, HOUR, Limit};
 use crate::realtime::bus;
 use crate::realtime::protocol::{BroadcastReply, Event};
@@ -72,6 +73,7 @@ pub async fn list(state: AppState, me: AuthUser, page: ApiResult<Page>) -> ApiRe
         (status = 422, body = crate::error::ValidationErrorBody),
         (status = 429, body = crate::error::RateLimitedBody, description = "Daily limit")))]
 pub async fn create(state: AppState, me: AuthUser, body: Body) -> ApiResult<Response> {
+    suspension::ensure_active(&state, me.id).await?;
     let (voice, key) = uploads::voice_upload(&state, body).await?;
     let inserted = store::insert(&state.db, &state.cfg.talk, me.id, &key, voice.duration_ms).await;
     let id = match inserted {
@@ -128,6 +130,7 @@ pub async fn voice(state: AppState, me: AuthUser, id: i64, fetch: Fetch) -> ApiR
         (status = 422, body = crate::error::ValidationErrorBody, description = "Own or expired broadcast, bad audio"),
         (status = 429, body = crate::error::RateLimitedBody, description = "REPLY_HOURLY_LIMIT")))]
 pub async fn reply(state: AppState, me: AuthUser, id: i64, body: Body) -> ApiResult<Response> {
+    suspension::ensure_active(&state, me.id).await?;
     let row = store::find(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -166,7 +169,10 @@ pub async fn reply(state: AppState, me: AuthUser, id: i64, body: Body) -> ApiRes
         message_id,
         from: &from,
     });
-    bus::publish(&state.redis, &[row.user_id], &event.to_json()).await?;
+    let event = event.to_json();
+    bus::publish(&state.redis, &[row.user_id], &event).await?;
+    let what = format!("reply:{message_id}");
+    state.push.offer(row.user_id, what, event);
     created(&ReplyResponse {
         message: messages::REPLIED,
         conversation_id,

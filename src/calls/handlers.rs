@@ -9,6 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::body::Body;
 use crate::http::ok;
 use crate::messages;
+use crate::moderation::suspension;
 use crate::session::AuthUser;
 use crate::state::AppState;
 
@@ -24,6 +25,7 @@ use crate::state::AppState;
         (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn start(state: AppState, me: AuthUser, body: Body) -> ApiResult<Response> {
     let req: StartRequest = body.json().await?;
+    suspension::ensure_active(&state, me.id).await?;
     let call_session_id = store::start(&state, me.id, req.match_id).await?;
     ok(&StartResponse { call_session_id })
 }

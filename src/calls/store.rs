@@ -284,3 +284,13 @@ pub async fn relay_signal(
     bus::publish(&state.redis, &[to], &signal.to_json()).await?;
     Ok(())
 }
+
+/// Whether the user is in a live call: their pointer names a session not ended.
+pub async fn in_call(state: &AppState, uid: i64) -> ApiResult<bool> {
+    let redis = &state.redis;
+    let session: Option<String> = redis.pool.get(redis.keys.user_call(uid)).await?;
+    let Some(session) = session else {
+        return Ok(false);
+    };
+    Ok(load(state, &session).await?.is_some_and(|s| !s.ended))
+}

@@ -83,6 +83,7 @@ pub struct Config {
     pub calls: CallConfig,
     pub talk: TalkConfig,
     pub payments: PaymentConfig,
+    pub push: PushConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -228,6 +229,7 @@ impl Config {
             },
 
             quotas: QuotaConfig {
+                auto_suspend_reporters: parse(src, "AUTO_SUSPEND_REPORTERS", 3)?,
                 messages_per_hour: parse(src, "MESSAGE_HOURLY_LIMIT", 300)?,
                 replies_per_hour: parse(src, "REPLY_HOURLY_LIMIT", 60)?,
                 reports_per_day: parse(src, "REPORT_DAILY_LIMIT", 20)?,
@@ -272,6 +274,13 @@ impl Config {
                 verifier_url,
                 verifier_key: src.get("PAYMENT_VERIFIER_KEY").map(SecretString::from),
                 verifier_timeout_ms: parse(src, "PAYMENT_VERIFIER_TIMEOUT_MS", 5000)?,
+            },
+            push: PushConfig {
+                provider_url: src.get("PUSH_PROVIDER_URL"),
+                provider_key: src.get("PUSH_PROVIDER_KEY").map(SecretString::from),
+                queue: parse::<usize>(src, "PUSH_QUEUE", 10_000)?.max(1),
+                timeout_ms: parse(src, "PUSH_TIMEOUT_MS", 5000)?,
+                presence_refresh_sec: parse::<u64>(src, "PRESENCE_REFRESH_SEC", 10)?.max(1),
             },
         })
     }

@@ -29,6 +29,9 @@ pub struct MediaConfig {
 /// `wait_seconds` and `Retry-After` when full.
 #[derive(Clone, Debug)]
 pub struct QuotaConfig {
+    /// Distinct users whose reports within 24 h suspend a user pending review
+    /// (`AUTO_SUSPEND_REPORTERS`; 0: never automatically).
+    pub auto_suspend_reporters: i64,
     /// Voice messages one user may send in an hour.
     pub messages_per_hour: u64,
     /// Broadcast replies one user may post in an hour.
@@ -72,6 +75,22 @@ pub struct PaymentConfig {
     pub verifier_url: Option<String>,
     pub verifier_key: Option<SecretString>,
     pub verifier_timeout_ms: u64,
+}
+
+/// Push notifications for users with no WebSocket/SSE open (`push`); off
+/// without a provider URL.
+#[derive(Clone, Debug)]
+pub struct PushConfig {
+    /// `PUSH_PROVIDER_URL`: where `{"platform","token","event"}` is POSTed.
+    pub provider_url: Option<String>,
+    pub provider_key: Option<SecretString>,
+    /// Pushes waiting for the provider; past it new ones are dropped (counted).
+    pub queue: usize,
+    /// How long one call to the provider may take before it is retried.
+    pub timeout_ms: u64,
+    /// How often a node renews the presence of users with a stream open on it
+    /// (a claim lives three periods).
+    pub presence_refresh_sec: u64,
 }
 
 /// Tunables of the matching engine.

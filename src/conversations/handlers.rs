@@ -13,6 +13,7 @@ use crate::media::handlers::{Fetch, serve_voice};
 use crate::media::uploads::{self, VoiceForm};
 use crate::messages;
 use crate::moderation::store::blocked_either_way;
+use crate::moderation::suspension;
 use crate::ratelimit::{self, HOUR, Limit};
 use crate::realtime::bus;
 use crate::realtime::protocol::{Event, NewMessage};
@@ -113,6 +114,7 @@ pub async fn send_message(
     id: i64,
     body: Body,
 ) -> ApiResult<Response> {
+    suspension::ensure_active(&state, me.id).await?;
     let row = store::load(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -150,7 +152,10 @@ pub async fn send_message(
         sender: &sender,
         voice_url: &url,
     });
-    bus::publish(&state.redis, &[row.partner(me.id)], &event.to_json()).await?;
+    let event = event.to_json();
+    bus::publish(&state.redis, &[row.partner(me.id)], &event).await?;
+    let what = format!("message:{message_id}");
+    state.push.offer(row.partner(me.id), what, event);
     created(&Sent {
         message: messages::MESSAGE_SENT,
         message_id,

@@ -148,6 +148,8 @@ pub async fn status(state: AppState, me: AuthUser) -> ApiResult<Response> {
         (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn decision(state: AppState, me: AuthUser, body: Body) -> ApiResult<Response> {
     let req: DecisionRequest = body.json().await?;
+    // refuses a suspended user (the node's cached entry, as a random reads it)
+    service::ticket(&state, me.id, None).await?;
     let cfg = &state.cfg.matching;
     let accept = matches!(req.decision, Decision::Accept);
     let mut events = state.hub.subscribe(me.id).await?;

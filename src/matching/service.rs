@@ -8,13 +8,14 @@
 
 use std::sync::Arc;
 
-use super::engine::{self, PairOutcome, Queue, Reach, Standing, Ticket};
+use super::engine::{self, PairOutcome, Queue, Standing, Ticket};
 use super::model::{Location, MatchedUser, Preferred, QueueStatus};
+use super::reach::Reach;
 use super::store::{self, Candidate};
-use crate::cache::LocalCache;
 use crate::error::{ApiError, ApiResult};
 use crate::gems::ledger::{self, ChargeError};
 use crate::media;
+use crate::realtime::protocol::{Event, MatchFound};
 use crate::state::AppState;
 use crate::users::model::Gender;
 
@@ -26,12 +27,9 @@ pub fn shard_index(state: &AppState, region: &str) -> usize {
     shards.iter().position(|s| s == region).unwrap_or(0)
 }
 
-/// What the node remembers of users for pairing (`CANDIDATE_CACHE_MS`):
-/// their tickets as read from Postgres, forgotten by `App::users_changed`.
-pub type Tickets = LocalCache<i64, Arc<Ticket>>;
-
 /// The user's entry in the pool (`here`: where they are now, if they said),
-/// from the node's cache or else from Postgres.
+/// from the node's cache or else from Postgres. A suspended user has none
+/// (403 with `until`); a suspension forgets the cached entry on every node.
 pub async fn ticket(state: &AppState, uid: i64, here: Option<Location>) -> ApiResult<Arc<Ticket>> {
     let ticket = match state.tickets.get(&uid) {
         Ok(ticket) => ticket,
@@ -55,6 +53,9 @@ pub async fn ticket(state: &AppState, uid: i64, here: Option<Location>) -> ApiRe
 
 /// A user's entry in the pool, from their profile and settings.
 fn build_ticket(state: &AppState, user: &Candidate) -> ApiResult<Ticket> {
+    if user.suspended {
+        return Err(ApiError::suspended(user.suspended_until));
+    }
     let cfg = &state.cfg;
     let gender = user.gender.as_deref().and_then(Gender::parse);
     let (Some(age), Some(gender)) = (user.age, gender) else {
@@ -196,6 +197,7 @@ pub async fn search(state: AppState, ticket: Arc<Ticket>) -> ApiResult<Search> {
                 continue;
             }
         }
+        push_match_found(&state, match_id, partner, &ticket.card, deadline_ms);
         state.metrics.matches.inc();
         state
             .metrics
@@ -243,6 +245,17 @@ pub async fn queue_status(
         age_range: [min, max],
         radius_km: (radius > 0).then_some(radius),
     })
+}
+
+/// Out of the pool and out of any undecided match, on every shard (the
+/// partner is told `next`); the nodes forget what they cached of the user.
+pub async fn leave_matching(state: &AppState, uid: i64) -> ApiResult<()> {
+    let cfg = &state.cfg.matching;
+    for shard in 0..cfg.shards.len() {
+        engine::cancel(&state.redis, cfg, uid, shard).await?;
+    }
+    state.users_changed(&[uid]).await;
+    Ok(())
 }
 
 /// Why a pair could not be paid for.
@@ -321,4 +334,19 @@ pub async fn refund_unpaid(state: &AppState, matches: &[i64]) {
             }
         }
     }
+}
+
+/// The waiting partner of a pair just announced hears of it by push if no
+/// stream of theirs is open (the caller has the answer of their request).
+fn push_match_found(state: &AppState, match_id: i64, partner: i64, card: &str, deadline_ms: i64) {
+    let Ok(card) = serde_json::value::RawValue::from_string(card.to_owned()) else {
+        return;
+    };
+    let event = Event::MatchFound(MatchFound {
+        match_id,
+        show_time_sec: ((deadline_ms - engine::now_ms() + 999) / 1000).max(0),
+        matched_user: &card,
+    });
+    let what = format!("match:{match_id}");
+    state.push.offer(partner, what, event.to_json());
 }

@@ -95,6 +95,9 @@ pub struct Candidate {
     pub gems: i64,
     pub rating: f64,
     pub excluded: Vec<i64>,
+    /// Suspended now, until `suspended_until` (None: until lifted).
+    pub suspended: bool,
+    pub suspended_until: Option<chrono::DateTime<chrono::Utc>>,
     preferred_gender: Option<String>,
     age_min: Option<i32>,
     age_max: Option<i32>,
@@ -135,9 +138,12 @@ pub async fn candidate(db: &PgPool, uid: i64) -> Result<Option<Candidate>, sqlx:
                     AS rating,
                 s.preferred_gender, s.age_min, s.age_max, s.radius_km, s.lat, s.lng, s.region,
                 s.languages, s.interests, s.relax,
-                ARRAY(SELECT x FROM blocked_with(u.id) AS x) AS excluded
+                ARRAY(SELECT x FROM blocked_with(u.id) AS x) AS excluded,
+                (u.suspended_at IS NOT NULL
+                 AND (u.suspended_until IS NULL OR u.suspended_until > now())) AS suspended,
+                u.suspended_until
          FROM users u LEFT JOIN match_settings s ON s.user_id = u.id
-         WHERE u.id = $1",
+         WHERE u.id = $1 AND u.deleted_at IS NULL",
     )
     .bind(uid)
     .fetch_optional(db)

@@ -4,7 +4,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::model::{BlockResponse, ReportRequest, ReportResponse};
-use super::store;
+use super::{store, suspension};
 use crate::error::{ApiError, ApiResult};
 use crate::http::body::Body;
 use crate::http::{MessageResponse, created, json_response, message};
@@ -94,6 +94,7 @@ pub async fn report(state: AppState, me: AuthUser, id: i64, body: Body) -> ApiRe
     };
     ratelimit::spend(&state.redis, limit).await?;
     let report = store::report(&state.db, me.id, id, reason).await?;
+    suspension::after_report(&state, id).await?;
     created(&ReportResponse {
         message: messages::REPORTED,
         report,

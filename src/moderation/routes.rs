@@ -1,10 +1,10 @@
-//! `/users/{id}/block|unblock|report`, also under `/api/users/...`.
+//! `/users/{id}/block|unblock|report`, also under `/api/users/...`, and `/api/appeals`.
 
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use super::handlers;
+use super::{appeals, handlers};
 use crate::http::body::body;
 use crate::http::{detached, signed_in};
 use crate::state::AppState;
@@ -34,5 +34,17 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(signed_in(&state))
         .and(body())
         .then(|id, lang, s, me, b| detached(lang, handlers::report(s, me, id, b)));
-    block.or(unblock).unify().or(report).unify().boxed()
+    let appeal = warp::path!("api" / "appeals")
+        .and(warp::post())
+        .and(signed_in(&state))
+        .and(body())
+        .then(|lang, s, me, b| detached(lang, appeals::file(s, me, b)));
+    block
+        .or(unblock)
+        .unify()
+        .or(report)
+        .unify()
+        .or(appeal)
+        .unify()
+        .boxed()
 }

@@ -69,3 +69,16 @@ pub async fn report(
     .fetch_one(db)
     .await
 }
+
+/// Files an appeal; None when one of the user's is open already (the unique
+/// index on open appeals decides between concurrent requests).
+pub async fn file_appeal(db: &PgPool, uid: i64, reason: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO appeals (user_id, reason) VALUES ($1, $2)
+         ON CONFLICT (user_id) WHERE status = 'open' DO NOTHING RETURNING id",
+    )
+    .bind(uid)
+    .bind(reason)
+    .fetch_optional(db)
+    .await
+}

@@ -24,6 +24,8 @@ pub struct Metrics {
     /// The median wait of each shard's recent pairs (the queue status's estimate); -1: none yet.
     pub pool_wait_estimate: IntGaugeVec,
     pub websockets: IntGauge,
+    /// Push notifications by outcome: sent, dropped (queue full), failed, invalid_token, duplicate.
+    pub push: IntCounterVec,
     /// The event bus's counters (`realtime::bus`).
     pub bus: crate::realtime::bus::BusMetrics,
 }
@@ -78,6 +80,11 @@ impl Metrics {
         .expect("valid metric");
         let websockets =
             IntGauge::new("websockets_open", "Open WebSocket connections").expect("valid metric");
+        let push = IntCounterVec::new(
+            Opts::new("push_notifications_total", "Push notifications by outcome"),
+            &["outcome"],
+        )
+        .expect("valid metric");
         let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
         let bus = crate::realtime::bus::BusMetrics {
             received: counter(
@@ -97,7 +104,8 @@ impl Metrics {
                 "Events read back from streams after a reconnection of the bus",
             ),
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
+            Box::new(push.clone()),
             Box::new(bus.received.clone()),
             Box::new(bus.unneeded.clone()),
             Box::new(bus.resubscribes.clone()),
@@ -127,6 +135,7 @@ impl Metrics {
             pool_size,
             pool_wait_estimate,
             websockets,
+            push,
             bus,
         }
     }

@@ -1,5 +1,6 @@
 //! Operations: liveness, readiness, Prometheus metrics and the OpenAPI document.
 
+pub mod completion;
 pub mod handlers;
 pub mod metrics;
 pub mod openapi;

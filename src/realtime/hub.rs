@@ -93,6 +93,8 @@ struct Listener {
     tx: mpsc::Sender<Arc<Event>>,
     /// A WebSocket: the connection that keeps a call alive.
     websocket: bool,
+    /// A WebSocket or an SSE stream (not a long poll): the user is online.
+    stream: bool,
 }
 
 /// What the node knows of one user.
@@ -147,24 +149,25 @@ impl Hub {
     /// A long poll or an SSE stream; listening has begun when it returns (on a
     /// Cluster, once the user's channel is subscribed).
     pub async fn subscribe(self: &Arc<Self>, uid: i64) -> ApiResult<Subscription> {
-        self.listen(uid, false, None).await
+        self.listen(uid, false, false, None).await
     }
 
-    /// A listener that first gets the events of the last 5 minutes after
-    /// `after` (a stream id the client saw), in order and each once.
+    /// A stream (WebSocket or SSE) that first gets the events of the last 5
+    /// minutes after `after` (a stream id the client saw), in order and each once.
     pub async fn resume(
         self: &Arc<Self>,
         uid: i64,
         websocket: bool,
         after: Option<&str>,
     ) -> ApiResult<Subscription> {
-        self.listen(uid, websocket, after).await
+        self.listen(uid, websocket, true, after).await
     }
 
     async fn listen(
         self: &Arc<Self>,
         uid: i64,
         websocket: bool,
+        stream: bool,
         after: Option<&str>,
     ) -> ApiResult<Subscription> {
         let (tx, rx) = mpsc::channel(BACKLOG);
@@ -176,7 +179,12 @@ impl Hub {
                 since_ms: chrono::Utc::now().timestamp_millis(),
                 ..Local::default()
             });
-            local.listeners.push(Listener { id, tx, websocket });
+            local.listeners.push(Listener {
+                id,
+                tx,
+                websocket,
+                stream,
+            });
             local.idle_since = None;
             subscribed = Some(local.subscribed.clone());
         }
@@ -254,6 +262,24 @@ impl Hub {
             .collect()
     }
 
+    /// Users with a WebSocket or SSE stream open on this node (online).
+    pub fn local_stream_users(&self) -> Vec<i64> {
+        let users = self.users.lock().expect("hub lock");
+        users
+            .iter()
+            .filter(|(_, local)| local.listeners.iter().any(|l| l.stream))
+            .map(|(uid, _)| *uid)
+            .collect()
+    }
+
+    /// Whether `uid` still has a WebSocket or SSE stream open on this node.
+    pub fn has_stream(&self, uid: i64) -> bool {
+        let users = self.users.lock().expect("hub lock");
+        users
+            .get(&uid)
+            .is_some_and(|local| local.listeners.iter().any(|l| l.stream))
+    }
+
     /// Every local user and where their stream is to be read back from after
     /// a reconnection of the bus: after the last event they were handed, or
     /// from when the node began listening for them.
@@ -294,6 +320,11 @@ impl Hub {
 }
 
 impl Subscription {
+    /// Whose events these are.
+    pub fn user_id(&self) -> i64 {
+        self.uid
+    }
+
     /// The next event (missed ones first); `None` once the hub closed.
     pub async fn recv(&mut self) -> Option<Arc<Event>> {
         if let Some(event) = self.replay.pop_front() {

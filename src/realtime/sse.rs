@@ -36,11 +36,15 @@ pub async fn events(
     // the stream ends when the token expires or its session is revoked;
     // the client reconnects with a fresh token
     let expiry = expiry_instant(user.expires_at);
-    let stream = futures_util::stream::unfold(subscription, move |mut sub| {
+    // online while the stream lives
+    let streaming = crate::presence::store::arrive(&state, subscription).await;
+    let stream = futures_util::stream::unfold(streaming, move |mut streaming| {
         let session = user.session.clone();
         async move {
             loop {
-                let event = tokio::time::timeout_at(expiry, sub.recv()).await.ok()??;
+                let event = tokio::time::timeout_at(expiry, streaming.events.recv())
+                    .await
+                    .ok()??;
                 if event.kind == SESSION_REVOKED {
                     if event.session.as_deref() == Some(session.as_str()) {
                         return None;
@@ -53,7 +57,7 @@ pub async fn events(
                 if !event.id.is_empty() {
                     sse = sse.id(event.id.clone());
                 }
-                return Some((Ok::<_, Infallible>(sse), sub));
+                return Some((Ok::<_, Infallible>(sse), streaming));
             }
         }
     });

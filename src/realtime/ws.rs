@@ -11,10 +11,10 @@ use warp::filters::ws::{Message, WebSocket, Ws};
 use warp::reply::{Reply, Response};
 
 use super::expiry_instant;
-use super::hub::Subscription;
 use super::protocol::{AUTH, ClientMessage, PING, SESSION_REVOKED, SIGNAL};
 use crate::error::{ApiError, ApiResult};
 use crate::messages;
+use crate::presence::store::{self as presence, Streaming};
 use crate::ratelimit::{self, Limit, MINUTE};
 use crate::session::AuthUser;
 use crate::state::AppState;
@@ -50,9 +50,10 @@ pub async fn websocket(
         .hub
         .resume(user.id, true, last_event_id.as_deref())
         .await?;
+    let streaming = presence::arrive(&state, subscription).await;
     Ok(ws
         .max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| session(state, user, subscription, socket))
+        .on_upgrade(move |socket| session(state, user, streaming, socket))
         .into_response())
 }
 
@@ -70,7 +71,8 @@ fn ping_period(pong_timeout: Duration) -> Duration {
 const CLOSE_SESSION_ENDED: u16 = 4001;
 const CLOSE_NO_PONG: u16 = 4008;
 
-async fn session(state: AppState, mut user: AuthUser, mut events: Subscription, socket: WebSocket) {
+async fn session(state: AppState, mut user: AuthUser, mut online: Streaming, socket: WebSocket) {
+    let events = &mut online.events;
     state.metrics.websockets.inc();
     let (mut tx, mut rx) = socket.split();
     let pong_timeout = Duration::from_secs(state.cfg.ws_pong_timeout_sec.max(1));

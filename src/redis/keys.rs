@@ -21,6 +21,11 @@ impl Keys {
         format!("{}sess:{{{sid}}}", self.prefix)
     }
 
+    /// The ids of a user's login sessions (to end them all at once).
+    pub fn user_sessions(&self, uid: i64) -> String {
+        format!("{}usess:{{{uid}}}", self.prefix)
+    }
+
     /// The key prefix of one matching shard, hash tag included: every key a
     /// matching script touches starts with it, so a shard is one Cluster slot.
     pub fn pool(&self, shard: &str) -> String {
@@ -67,6 +72,23 @@ impl Keys {
     /// A user's sharded event channel (a Cluster); in the user's slot.
     pub fn user_channel(&self, uid: i64) -> String {
         format!("{}{{u:{uid}}}:ch", self.prefix)
+    }
+
+    /// The nodes where the user holds a WebSocket or SSE stream (a sorted set:
+    /// node id -> until when its claim holds, ms); in the user's slot.
+    pub fn presence(&self, uid: i64) -> String {
+        format!("{}{{u:{uid}}}:presence", self.prefix)
+    }
+
+    /// When the user was last online (unix ms), kept long after they left; in the user's slot.
+    pub fn last_seen(&self, uid: i64) -> String {
+        format!("{}{{u:{uid}}}:seen", self.prefix)
+    }
+
+    /// Set once an event (`what`: `message:<id>`, `match:<id>`...) was pushed to
+    /// the user, so that no node pushes it twice; in the user's slot.
+    pub fn pushed(&self, uid: i64, what: &str) -> String {
+        format!("{}{{u:{uid}}}:pushed:{what}", self.prefix)
     }
 
     /// A fixed-window counter for one limit (`kind`) of one subject (user, phone, address).

@@ -146,7 +146,28 @@ impl Tokens {
                 false,
             )
             .await?;
+        // the user's sessions, for ending them all (account deletion); sessions
+        // that ended meanwhile leave stale ids here, which ending skips
+        let sessions = redis.keys.user_sessions(uid);
+        let _: i64 = redis.pool.sadd(&sessions, sid.as_str()).await?;
+        let _: bool = redis
+            .pool
+            .expire(&sessions, self.refresh_ttl as i64, None)
+            .await?;
         self.pair(uid, &sid, jti)
+    }
+
+    /// Ends every session of `uid`: their tokens are refused at once on every
+    /// node and their streams close.
+    pub async fn end_all(&self, redis: &Redis, uid: i64) -> ApiResult<()> {
+        let sessions = redis.keys.user_sessions(uid);
+        let sids: Vec<String> = redis.pool.smembers(&sessions).await?;
+        for sid in &sids {
+            let _: i64 = redis.pool.del(redis.keys.session(sid)).await?;
+            self.revoked(redis, uid, sid).await?;
+        }
+        let _: i64 = redis.pool.del(&sessions).await?;
+        Ok(())
     }
 
     /// Checks an access token: signature, expiry, kind, and that its session

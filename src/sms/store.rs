@@ -67,7 +67,7 @@ pub async fn issue(state: &AppState, phone: &str, ip: IpAddr) -> ApiResult<Issue
             key: state.redis.keys.rate("sms_ip", &ip.to_string()),
             window_sec: HOUR,
             max: cfg.sms_ip_limit,
-            text: messages::SMS_LIMITED,
+            text: messages::SMS_IP_LIMITED,
         },
     )
     .await?;
@@ -92,7 +92,7 @@ pub async fn issue(state: &AppState, phone: &str, ip: IpAddr) -> ApiResult<Issue
         .await?;
     let refused = match status {
         0 => None,
-        1 => Some(messages::SMS_LIMITED),
+        1 => Some(messages::SMS_COOLDOWN),
         _ => Some(messages::SMS_DAILY_LIMIT),
     };
     if let Some(text) = refused {
@@ -177,6 +177,17 @@ pub async fn is_verified(state: &AppState, phone: &str) -> ApiResult<bool> {
         .pool
         .exists(state.redis.keys.sms(phone).verified)
         .await?)
+}
+
+/// True when `phone` was verified within the last `secs` seconds (and the
+/// verification was not used up).
+pub async fn verified_within(state: &AppState, phone: &str, secs: i64) -> ApiResult<bool> {
+    let at: Option<i64> = state
+        .redis
+        .pool
+        .get(state.redis.keys.sms(phone).verified)
+        .await?;
+    Ok(at.is_some_and(|at| Utc::now().timestamp() - at <= secs))
 }
 
 /// Uses up the verification once an account was made with it.

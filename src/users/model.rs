@@ -68,3 +68,11 @@ pub struct ProfileForm {
     #[schema(value_type = Option<String>, format = Binary)]
     profile_image: Option<Vec<u8>>,
 }
+
+/// `DELETE /api/user/`: the password (username accounts), or `phone_verified:
+/// true` after a code was verified in the last 10 minutes (phone accounts).
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct DeleteAccountRequest {
+    pub password: Option<String>,
+    pub phone_verified: Option<bool>,
+}

@@ -1,4 +1,4 @@
-//! `/api/user/profile/`.
+//! `/api/user/profile/` and `/api/user/`.
 
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -20,5 +20,10 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(signed_in(&state))
         .and(body())
         .then(|lang, s, me, b| detached(lang, handlers::update_profile(s, me, b)));
-    get.or(put).unify().boxed()
+    let delete = warp::path!("api" / "user")
+        .and(warp::delete())
+        .and(signed_in(&state))
+        .and(body())
+        .then(|lang, s, me, b| detached(lang, handlers::delete_account(s, me, b)));
+    get.or(put).unify().or(delete).unify().boxed()
 }

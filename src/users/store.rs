@@ -132,3 +132,41 @@ pub async fn summary(db: &PgPool, id: i64) -> Result<UserSummary, sqlx::Error> {
         .fetch_one(db)
         .await
 }
+
+/// Deletes an account in one transaction: the row stays (what others saw,
+/// calls, ratings and messages, is shown as "deleted user") without name,
+/// phone, password, profile or settings, so the username and phone are free
+/// again; the user's broadcasts end. Returns the media keys to remove once
+/// it committed (profile image, broadcast voices).
+pub async fn delete(db: &PgPool, id: i64) -> Result<Vec<String>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let profile: Option<Option<String>> = sqlx::query_scalar(
+        "WITH old AS (SELECT profile_image FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE)
+         UPDATE users SET username = NULL, phone_number = NULL, nickname = NULL,
+                password_hash = '!', age = NULL, gender = NULL, profile_image = NULL,
+                role = 'user', deleted_at = now(), updated_at = now()
+         WHERE id = $1 AND deleted_at IS NULL
+         RETURNING (SELECT profile_image FROM old)",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(profile) = profile else {
+        return Ok(Vec::new());
+    };
+    sqlx::query("DELETE FROM match_settings WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let voices: Vec<String> = sqlx::query_scalar(
+        "WITH mine AS (SELECT id, voice_key FROM broadcasts WHERE user_id = $1 FOR UPDATE)
+         UPDATE broadcasts b SET active = false, voice_key = NULL, updated_at = now()
+         FROM mine WHERE b.id = mine.id AND mine.voice_key IS NOT NULL
+         RETURNING mine.voice_key",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(profile.into_iter().chain(voices).collect())
+}

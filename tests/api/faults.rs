@@ -288,7 +288,8 @@ fn ticket(m: &Member, gender: &str, age: i32, preferred: &str, cost: i64) -> Tic
     }
 }
 
-use voxmatch::matching::engine::{self, PairOutcome, Reach, Ticket};
+use voxmatch::matching::engine::{self, PairOutcome, Ticket};
+use voxmatch::matching::reach::Reach;
 
 /// A node pairs a filtered caller with a waiting partner, then dies: it may
 /// have charged the gems (`charged`) or not.

@@ -140,6 +140,7 @@ async fn resend_waits_for_the_cooldown() {
         .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["error"], "잠시 후 다시 시도해주세요.");
+    assert_eq!(body["code"], "sms_cooldown");
     let wait = body["wait_seconds"].as_u64().unwrap();
     assert!((55..=60).contains(&wait), "{wait}");
 }
@@ -189,6 +190,13 @@ async fn codes_per_address_are_limited() {
     assert_eq!(request_code(&app, &phone()).await.0, StatusCode::OK);
     let (status, body) = request_code(&app, &phone()).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        (&body["error"], &body["code"]),
+        (
+            &json!("잠시 후 다시 시도해주세요."),
+            &json!("sms_ip_rate_limited")
+        )
+    );
     assert!(body["wait_seconds"].as_u64().unwrap() > 3500);
 }
 
