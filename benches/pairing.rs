@@ -234,7 +234,9 @@ async fn populate(
         let calls = chunk.iter().map(|&i| {
             let t = make(i);
             async move {
-                let out = engine::pair(redis, cfg, &t, next(), now).await.unwrap();
+                let out = engine::pair(redis, cfg, &t, next(), now, false)
+                    .await
+                    .unwrap();
                 assert!(
                     matches!(out, PairOutcome::Waiting(_)),
                     "misfits never fit each other here: {out:?}"
@@ -356,12 +358,12 @@ async fn timed_pairings(
     let mut spent = Duration::ZERO;
     for _ in 0..iters {
         let now = engine::now_ms();
-        engine::pair(redis, cfg, &fitting(), next(), now)
+        engine::pair(redis, cfg, &fitting(), next(), now, false)
             .await
             .unwrap();
         let caller = caller();
         let started = Instant::now();
-        let out = engine::pair(redis, cfg, &caller, next(), now)
+        let out = engine::pair(redis, cfg, &caller, next(), now, false)
             .await
             .unwrap();
         spent += started.elapsed();

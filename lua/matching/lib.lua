@@ -26,6 +26,8 @@
 --   T:q:<b>:<pg>:<cls>    zset  waiting uids of a class, scored by enqueue time (ms)
 --   T:geo:<b>:<pg>:<cls>  geo   the same uids, for those with a location
 --   T:seen                zset  waiting uids by last sign of life (ms)
+--   T:buckets             hash  "<b>:<pg>" -> occupied classes of the bucket: a search opens
+--                               only buckets with some (one HMGET instead of a read each)
 --   T:relax               zset  waiters whose filters relax, by when they widen next (ms)
 --   T:waits               zset  "<match id>:<wait ms>" of recent pairs by pairing time, the
 --                               last 1000 of 10 minutes (trimmed by reap.lua)
@@ -80,16 +82,23 @@ local function unfile(uid, b, pg, cls, lng)
   end
   local head = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
   if #head == 0 then
-    redis.call('ZREM', k('cls', b, pg), cls)
+    if redis.call('ZREM', k('cls', b, pg), cls) == 1 then
+      redis.call('HINCRBY', k('buckets'), b .. ':' .. pg, -1)
+    end
     redis.call('ZREM', k('heads', b, pg), cls)
   else
     redis.call('ZADD', k('heads', b, pg), 'XX', head[2], cls)
   end
 end
 
--- Takes a waiting user of scopes `sc`, gender g and class (pg, cls) out of the indexes.
+-- Takes a waiting user of scopes `sc`, gender g and class (pg, cls) out of the indexes
+-- (`sc` nil: a ticket filed before scopes existed, in bucket g itself).
 local function unindex_from(uid, sc, g, pg, cls, lng)
   redis.call('ZREM', k('seen'), uid)
+  if not sc then
+    unfile(uid, g, pg, cls, lng)
+    return
+  end
   for s in string.gmatch(sc, '[^,]+') do
     unfile(uid, s .. '/' .. g, pg, cls, lng)
   end
@@ -110,7 +119,9 @@ end
 local function index(uid, sc, g, pg, cls, age, since, lng, lat, seen)
   for s in string.gmatch(sc, '[^,]+') do
     local b = s .. '/' .. g
-    redis.call('ZADD', k('cls', b, pg), age, cls)
+    if redis.call('ZADD', k('cls', b, pg), age, cls) == 1 then
+      redis.call('HINCRBY', k('buckets'), b .. ':' .. pg, 1)
+    end
     redis.call('ZADD', k('heads', b, pg), 'LT', since, cls)
     redis.call('ZADD', k('q', b, pg, cls), since, uid)
     if lng ~= '' then

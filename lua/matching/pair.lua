@@ -8,12 +8,14 @@
 -- ARGV[18] ghost timeout (ms), ARGV[19] the user's gem balance, ARGV[20] the scopes the
 -- user is filed under, ARGV[21] the scopes searched (comma-separated, see lib.lua),
 -- ARGV[22] interests (JSON array), ARGV[23] relax rule ('' when off, see lib.lua),
--- ARGV[24..] users never to pair with (blocks either way)
+-- ARGV[24] '1' when a waiting caller wants their queue status now,
+-- ARGV[25..] users never to pair with (blocks either way)
 -- Returns {'pending', match id, partner card, deadline}   an undecided match exists already
 --         {'charging'}   the user's match is being paid for (by another request): wait for it
 --         {'broke'}   too few gems for a filtered match: not queued (and out of the pool)
 --         {'paired', match id, partner card, deadline, partner uid, partner's gems owed, partner's enqueue time}
 --         {'waiting', enqueue time, users waiting, median wait (ms) or '', min age, max age, radius}
+--         (users waiting and median wait '' unless ARGV[24] asked for them)
 local uid, g, pg = ARGV[3], ARGV[4], ARGV[6]
 local age, amin, amax, radius = tonumber(ARGV[5]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local lng, lat, card = ARGV[10], ARGV[11], ARGV[13]
@@ -65,7 +67,7 @@ end
 
 -- 3. never offered: self, blocks either way (ARGV), recent partners (T:recent), ghosts
 local excluded, n_excluded = {[uid] = true}, 1
-for i = 24, #ARGV do
+for i = 25, #ARGV do
   excluded[ARGV[i]] = true
   n_excluded = n_excluded + 1
 end
@@ -229,19 +231,28 @@ end
 local function search()
   local best = {nil, math.huge}
   local wanted = (pg == 'all') and {'male', 'female'} or {pg}
+  local buckets, names = {}, {}
   for s in string.gmatch(searched, '[^,]+') do
     for _, wg in ipairs(wanted) do
-      local b = s .. '/' .. wg
       for _, wpg in ipairs({g, 'all'}) do
-        for _, group in ipairs(to_look_at(b, wpg)) do
-          local probes = group[2]
-          for _, f in ipairs(candidates(b, wpg, group[1])) do
-            if probes == 0 or f[3] >= best[2] then
-              break
-            end
-            probe(best, b, wpg, f[1], f[2])
-            probes = probes - 1
+        buckets[#buckets + 1] = {s .. '/' .. wg, wpg}
+        names[#names + 1] = s .. '/' .. wg .. ':' .. wpg
+      end
+    end
+  end
+  -- only buckets with some class are opened
+  local occupied = redis.call('HMGET', k('buckets'), unpack(names))
+  for i, bucket in ipairs(buckets) do
+    if tonumber(occupied[i] or '0') > 0 then
+      local b, wpg = bucket[1], bucket[2]
+      for _, group in ipairs(to_look_at(b, wpg)) do
+        local probes = group[2]
+        for _, f in ipairs(candidates(b, wpg, group[1])) do
+          if probes == 0 or f[3] >= best[2] then
+            break
           end
+          probe(best, b, wpg, f[1], f[2])
+          probes = probes - 1
         end
       end
     end
@@ -285,6 +296,9 @@ if not best then
   end
   if relax_at then
     redis.call('ZADD', k('relax'), relax_at, uid)
+  end
+  if ARGV[24] ~= '1' then
+    return reply({'waiting', since, '', '', amin, amax, radius})
   end
   local eta = redis.call('HGET', k('stats'), 'eta') or ''
   return reply({'waiting', since, redis.call('ZCARD', k('seen')), eta, amin, amax, radius})
@@ -338,7 +352,8 @@ redis.call('ZADD', k('deadlines'), deadline_ms, mid)
 if recent_since then
   redis.call('ZADD', k('recent'), ARGV[14], pair_key(uid, best))
 end
-redis.call('ZADD', k('waits'), ARGV[14], mid .. ':' .. string.format('%d', now - best_since))
+-- (each request brings its own clock: a partner may have joined "later" than now)
+redis.call('ZADD', k('waits'), ARGV[14], mid .. ':' .. string.format('%d', math.max(0, now - best_since)))
 -- free pairs are announced here; pairs that owe gems once the gems are charged (confirm.lua)
 if paid then
   redis.call('HSET', match, 'unpaid', '1')

@@ -46,7 +46,7 @@ redis.call('ZREMRANGEBYSCORE', k('waits'), '-inf', '(' .. string.format('%d', no
 redis.call('ZREMRANGEBYRANK', k('waits'), 0, -1001)
 local waits = {}
 for i, w in ipairs(redis.call('ZRANGE', k('waits'), 0, -1)) do
-  waits[i] = tonumber(string.match(w, ':(%d+)$'))
+  waits[i] = tonumber(string.match(w, ':(%d+)$')) or 0
 end
 local median = -1
 if #waits > 0 then

@@ -19,7 +19,9 @@ for i = 5, #ARGV do
   if t[8] == '1' then
     redis.call('HDEL', key, 'parked')
     redis.call('PERSIST', key)
-    index(uid, t[9], t[1], t[2], t[3], t[4], t[5], t[6], t[7], now)
+    -- a ticket parked before scopes existed named no languages
+    local sc = t[9] or ((tonumber(t[4]) < 18) and 'u*' or 'a*')
+    index(uid, sc, t[1], t[2], t[3], t[4], t[5], t[6], t[7], now)
     back = back + 1
   end
 end

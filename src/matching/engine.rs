@@ -205,18 +205,21 @@ fn script_error(what: &str, reply: &[Value]) -> ApiError {
     ApiError::Internal(format!("{what} script answered {reply:?}"))
 }
 
+/// Puts the user in the pool and pairs them if someone fits. `with_status`:
+/// a caller left waiting gets the shard's waiting count and estimate too.
 pub async fn pair(
     redis: &Redis,
     cfg: &MatchConfig,
     ticket: &Ticket,
     match_id: i64,
     now: i64,
+    with_status: bool,
 ) -> ApiResult<PairOutcome> {
     let (lng, lat) = match ticket.location {
         Some(l) => (l.lng.to_string(), l.lat.to_string()),
         None => (String::new(), String::new()),
     };
-    let mut args: Vec<String> = Vec::with_capacity(21 + ticket.excluded.len());
+    let mut args: Vec<String> = Vec::with_capacity(22 + ticket.excluded.len());
     args.extend([
         ticket.uid.to_string(),
         ticket.gender.as_str().to_owned(),
@@ -239,6 +242,7 @@ pub async fn pair(
         ticket.reach.searched.clone(),
         ticket.reach.interests.clone(),
         ticket.reach.relax.clone(),
+        if with_status { "1" } else { "0" }.to_owned(),
     ]);
     args.extend(ticket.excluded.iter().map(i64::to_string));
     let client = redis.pool.next();
@@ -267,7 +271,7 @@ fn pair_outcome(reply: &[Value]) -> ApiResult<PairOutcome> {
     match reply_text(reply, 0).as_str() {
         "waiting" => Ok(PairOutcome::Waiting(Queue {
             since_ms: Some(reply_int(reply, 1)),
-            waiting: reply_int(reply, 2),
+            waiting: optional_int(reply, 2).unwrap_or(0),
             eta_ms: optional_int(reply, 3),
             filters: Some((
                 [reply_int(reply, 4) as i32, reply_int(reply, 5) as i32],

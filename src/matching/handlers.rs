@@ -103,7 +103,9 @@ pub async fn random(
     let ticket = service::ticket(&state, me.id, here).await?;
     // listen before entering the pool: a partner may arrive at once
     let mut events = state.hub.subscribe(me.id).await?;
-    let queue = match tokio::spawn(service::search(state.clone(), ticket.clone()))
+    // a caller answered at once (wait=0) gets the queue status from the pairing itself
+    let with_status = wait == 0;
+    let queue = match tokio::spawn(service::search(state.clone(), ticket.clone(), with_status))
         .await
         .map_err(|e| ApiError::Internal(format!("match search task: {e}")))??
     {

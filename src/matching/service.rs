@@ -128,13 +128,13 @@ pub enum Search {
 /// Puts the user in the pool and pairs them if someone fits, charging the
 /// gems the pair owes. Run it to its end (`tokio::spawn`): it is not safe to
 /// drop half-way.
-pub async fn search(state: AppState, ticket: Arc<Ticket>) -> ApiResult<Search> {
+pub async fn search(state: AppState, ticket: Arc<Ticket>, with_status: bool) -> ApiResult<Search> {
     let cfg = &state.cfg.matching;
     for _ in 0..MAX_ATTEMPTS {
         let match_id = state.match_ids.next(&state.db, ticket.shard).await?;
         let now = engine::now_ms();
         let (match_id, partner_card, deadline_ms, partner, partner_cost, partner_since_ms) =
-            match engine::pair(&state.redis, cfg, &ticket, match_id, now).await? {
+            match engine::pair(&state.redis, cfg, &ticket, match_id, now, with_status).await? {
                 PairOutcome::Waiting(queue) => return Ok(Search::Waiting(Some(queue))),
                 PairOutcome::Charging => return Ok(Search::Waiting(None)),
                 PairOutcome::NotEnoughGems => {
@@ -339,6 +339,10 @@ pub async fn refund_unpaid(state: &AppState, matches: &[i64]) {
 /// The waiting partner of a pair just announced hears of it by push if no
 /// stream of theirs is open (the caller has the answer of their request).
 fn push_match_found(state: &AppState, match_id: i64, partner: i64, card: &str, deadline_ms: i64) {
+    // the match cycle's hot path: nothing is built when pushes go nowhere
+    if !state.push.enabled() {
+        return;
+    }
     let Ok(card) = serde_json::value::RawValue::from_string(card.to_owned()) else {
         return;
     };

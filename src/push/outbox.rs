@@ -44,6 +44,11 @@ impl Outbox {
 
     /// Offers `event` about `what` for `uid`, pushed if they have no
     /// WebSocket/SSE open anywhere. Never waits.
+    /// Whether pushes go anywhere (a provider is configured).
+    pub fn enabled(&self) -> bool {
+        self.jobs.is_some()
+    }
+
     pub fn offer(&self, uid: i64, what: String, event: String) {
         let Some(jobs) = &self.jobs else {
             return;

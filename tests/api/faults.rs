@@ -306,6 +306,7 @@ async fn pair_then_die(app: &TestApp, charged: bool) -> (Member, Member, i64) {
         &ticket(&caller, "male", 25, "female", 1),
         match_id,
         engine::now_ms(),
+        false,
     )
     .await
     .unwrap();

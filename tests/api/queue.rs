@@ -310,3 +310,28 @@ async fn languages_and_interests_are_validated_at_and_past_their_limits() {
     assert_eq!(saved["interests"], json!(["jazz"]));
     assert_eq!(saved["relax"], true);
 }
+
+#[tokio::test]
+async fn a_pair_made_on_an_earlier_clock_than_its_waiter_keeps_the_housekeeping_running() {
+    use voxmatch::matching::{engine, service};
+    let app = spawn_app().await;
+    let w = member(&app, "female", 30).await;
+    assert_eq!(app.random(&w.token, 0).await.0, StatusCode::ACCEPTED);
+    // a node whose request read the clock before she joined pairs with her
+    let m = member(&app, "male", 30).await;
+    let ticket = service::ticket(&app.state, m.id, None).await.unwrap();
+    let cfg = &app.state.cfg.matching;
+    let match_id = app.state.match_ids.next(&app.state.db, 0).await.unwrap();
+    let earlier = engine::now_ms() - 5000;
+    let paired = engine::pair(&app.state.redis, cfg, &ticket, match_id, earlier, false)
+        .await
+        .unwrap();
+    assert!(
+        matches!(paired, engine::PairOutcome::Paired { .. }),
+        "{paired:?}"
+    );
+    let reaped = engine::reap(&app.state.redis, cfg, 0, engine::now_ms())
+        .await
+        .expect("the housekeeping runs");
+    assert_eq!(reaped.eta_ms, Some(0));
+}

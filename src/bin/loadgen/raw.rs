@@ -4,8 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use voxmatch::config::Config;
-use voxmatch::matching::engine::{self, PairOutcome, Reach, Ticket};
+use voxmatch::matching::engine::{self, PairOutcome, Ticket};
 use voxmatch::matching::model::Preferred;
+use voxmatch::matching::reach::Reach;
 use voxmatch::redis::Redis;
 use voxmatch::users::model::Gender;
 
@@ -62,7 +63,7 @@ pub async fn raw_ceiling(a: &Args) -> f64 {
             for (uid, gender) in [(id, Gender::Female), (id + 1, Gender::Male)] {
                 let ticket = raw_ticket(uid, gender);
                 if let Ok(PairOutcome::Waiting(_) | PairOutcome::Paired { .. }) =
-                    engine::pair(&redis, mcfg, &ticket, uid, now).await
+                    engine::pair(&redis, mcfg, &ticket, uid, now, false).await
                 {
                     calls += 1;
                 }
