@@ -20,7 +20,7 @@ use crate::matching::engine::Tickets;
 use crate::matching::ids::MatchIds;
 use crate::media::storage::{Storage, StorageError};
 use crate::ops::metrics::Metrics;
-use crate::realtime::bus::{self, Invalidation};
+use crate::realtime::bus::Invalidation;
 use crate::redis::Redis;
 use crate::session::Tokens;
 use crate::sms::provider::{HttpSms, LogOnlySms, SmsSender};
@@ -115,7 +115,13 @@ impl Application {
                 }
             })
         };
-        let hub = bus::start(redis_config, redis.clone(), metrics.bus.clone(), forget).await?;
+        let hub = crate::realtime::reader::start(
+            redis_config,
+            redis.clone(),
+            metrics.bus.clone(),
+            forget,
+        )
+        .await?;
         let (push, push_jobs) = crate::push::outbox::Outbox::new(&cfg.push, metrics.push.clone());
         let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
             .await

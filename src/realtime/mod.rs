@@ -1,10 +1,12 @@
-//! Realtime delivery: the bus between nodes over Redis (`bus`), the node's
-//! listeners (`hub`), the protocol (`protocol`), `GET /ws` (`ws`) and
-//! `GET /api/events` (`sse`).
+//! Realtime delivery: the bus between nodes over Redis (`bus`, read by
+//! `reader`), the node's listeners (`hub`), one event (`event`), the protocol
+//! (`protocol`), `GET /ws` (`ws`) and `GET /api/events` (`sse`).
 
 pub mod bus;
+pub mod event;
 pub mod hub;
 pub mod protocol;
+pub mod reader;
 pub mod routes;
 pub mod sse;
 pub mod ws;

@@ -1,0 +1,190 @@
+//! The node's reader of the bus: starts the subscription and the hub, hands
+//! every message heard to the hub, renews the subscriptions after a
+//! reconnection (reading back what was missed) and forgets idle channels.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fred::prelude::*;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::bus::{Bus, BusMetrics, Invalidation, OnInvalidate};
+use super::event::{Dispatched, Event};
+use super::hub::Hub;
+use crate::redis::Redis;
+
+/// Bus messages buffered between the Redis connection and the dispatcher.
+const BUS_BUFFER: usize = 65_536;
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    to: Vec<i64>,
+    #[serde(default)]
+    id: &'a str,
+    #[serde(borrow)]
+    event: &'a RawValue,
+}
+
+/// Connects the bus and starts the node's hub; returns once the node hears
+/// events, so none is missed after start.
+pub async fn start(
+    config: fred::types::config::Config,
+    redis: Redis,
+    metrics: BusMetrics,
+    on_invalidate: OnInvalidate,
+) -> Result<Arc<Hub>, fred::error::Error> {
+    let subscriber = Builder::from_config(config)
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
+        // bursts (a crowd paired at once) must not overflow the client's buffer
+        .with_performance_config(|p| p.broadcast_channel_capacity = BUS_BUFFER)
+        // named after the client, so that its connections can be told apart (and cut in tests)
+        .with_connection_config(|c| c.auto_client_setname = true)
+        .build_subscriber_client()?;
+    subscriber.init().await?;
+    let mut messages = subscriber.message_rx();
+    let mut reconnections = subscriber.reconnect_rx();
+    let invalidations = redis.keys.invalidations_channel();
+    if redis.clustered {
+        subscriber.ssubscribe(invalidations.clone()).await?;
+    } else {
+        subscriber
+            .subscribe(vec![redis.keys.events_channel(), invalidations.clone()])
+            .await?;
+    }
+    let hub = Arc::new(Hub::new(Bus {
+        subscriber,
+        on_invalidate,
+        redis,
+        metrics,
+        changes: tokio::sync::Mutex::new(()),
+    }));
+    let reader = hub.clone();
+    tokio::spawn(async move {
+        loop {
+            match messages.recv().await {
+                Ok(message) => {
+                    let Some(payload) = message.value.as_str() else {
+                        continue;
+                    };
+                    if &*message.channel == invalidations.as_str() {
+                        match serde_json::from_str(&payload) {
+                            Ok(what) => (reader.bus().on_invalidate)(what),
+                            Err(_) => tracing::warn!("malformed invalidation on the bus"),
+                        }
+                    } else {
+                        hand_over(reader.bus(), &reader, &payload);
+                    }
+                }
+                // a burst outran the buffer: those events are lost, the next ones are not
+                Err(RecvError::Lagged(skipped)) => {
+                    tracing::warn!(skipped, "event bus lagged; events lost")
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+    let renewer = hub.clone();
+    tokio::spawn(async move {
+        while let Ok(server) = reconnections.recv().await {
+            renew(renewer.bus(), &renewer, &server).await;
+        }
+    });
+    let sweeper = Arc::downgrade(&hub);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(15));
+        loop {
+            tick.tick().await;
+            let Some(hub) = sweeper.upgrade() else {
+                return;
+            };
+            forget_idle(hub.bus(), &hub).await;
+        }
+    });
+    Ok(hub)
+}
+
+/// Hands one bus message to the hub: an envelope, or an array of them
+/// (what one script published).
+fn hand_over(bus: &Bus, hub: &Hub, payload: &str) {
+    if payload.starts_with('[') {
+        match serde_json::from_str::<Vec<Envelope>>(payload) {
+            Ok(envelopes) => envelopes.into_iter().for_each(|e| hand(bus, hub, e)),
+            Err(_) => tracing::warn!("malformed events on the bus"),
+        }
+        return;
+    }
+    match serde_json::from_str::<Envelope>(payload) {
+        Ok(envelope) => hand(bus, hub, envelope),
+        Err(_) => tracing::warn!("malformed event on the bus"),
+    }
+}
+
+fn hand(bus: &Bus, hub: &Hub, envelope: Envelope) {
+    let Some(event) = Event::parse(envelope.id, envelope.event) else {
+        tracing::warn!("event without a type on the bus");
+        return;
+    };
+    let event = Arc::new(event);
+    for uid in envelope.to {
+        bus.metrics.received.inc();
+        if hub.dispatch(uid, event.clone()) == Dispatched::Nobody {
+            bus.metrics.unneeded.inc();
+        }
+    }
+}
+
+/// Unsubscribes the channels of users nobody listened to for a while.
+async fn forget_idle(bus: &Bus, hub: &Hub) {
+    let _serial = bus.changes.lock().await;
+    let idle = hub.forget_idle();
+    if !bus.redis.clustered || idle.is_empty() {
+        return;
+    }
+    let channels: Vec<String> = idle
+        .iter()
+        .map(|u| bus.redis.keys.user_channel(*u))
+        .collect();
+    if let Err(e) = bus.subscriber.sunsubscribe(channels).await {
+        tracing::warn!(error = %e, "could not unsubscribe idle users' channels");
+    }
+}
+
+/// After a reconnection: subscriptions renewed, missed events read back.
+async fn renew(bus: &Bus, hub: &Hub, server: &fred::types::config::Server) {
+    let renewed = {
+        let _serial = bus.changes.lock().await;
+        bus.subscriber.resubscribe_all().await
+    };
+    bus.metrics.resubscribes.inc();
+    (bus.on_invalidate)(Invalidation::All);
+    match renewed {
+        Ok(()) => tracing::warn!(%server, "event bus reconnected; subscriptions renewed"),
+        Err(e) => {
+            tracing::error!(%server, error = %e, "event bus reconnected; renewing subscriptions failed")
+        }
+    }
+    let mut recovered = 0;
+    for (uid, last) in hub.positions() {
+        match bus.read_after(uid, &last).await {
+            Ok(missed) => {
+                for event in missed {
+                    if hub.dispatch(uid, Arc::new(event)) == Dispatched::Handed {
+                        recovered += 1;
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(user_id = uid, error = %e, "could not read back missed events")
+            }
+        }
+    }
+    bus.metrics.recovered.inc_by(recovered);
+    if recovered > 0 {
+        tracing::warn!(
+            recovered,
+            "events missed during the reconnection delivered from streams"
+        );
+    }
+}
