@@ -2,8 +2,9 @@
 //! (loopback only), bounded in time. Phases, in one run (`--phases`):
 //! `cycle` (sign-up, then every user loops random → accept; a tenth hold a
 //! WebSocket), `open` (pairs arriving at fixed rates; the latency of the
-//! random that finds a partner), `raw` (the pairing script straight against
-//! Redis: the ceiling). The report goes to stderr, `--json` prints the
+//! random that finds a partner), `events` (every user holds a WebSocket, on
+//! `--url2` for half of them: the delivery and latency of `match_found` across
+//! nodes), `raw` (the pairing script straight against Redis: the ceiling). The report goes to stderr, `--json` prints the
 //! summary on stdout, and thresholds set the exit code (for CI).
 //!
 //! The server should run with `REMATCH_COOLDOWN_SEC=0` (users meet again
@@ -28,6 +29,12 @@ pub struct Args {
     /// Base URL of the server.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub url: String,
+    /// A second node of the same deployment, for the `events` phase (default: `--url`).
+    #[arg(long)]
+    pub url2: Option<String>,
+    /// The server's process id: its resident memory is reported after each open-loop rate.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
     /// Redis of the server, for the raw ceiling.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:16379")]
     pub redis: String,
@@ -37,7 +44,7 @@ pub struct Args {
     /// Seconds each timed phase runs (each open-loop rate too).
     #[arg(long, default_value_t = 20)]
     pub seconds: u64,
-    /// Open-loop arrival rates, requests per second, comma-separated: one row each.
+    /// Open-loop rates, requests per second (five per pair of arrivals), comma-separated: one row each.
     #[arg(long, value_delimiter = ',', default_value = "1000")]
     pub rate: Vec<u64>,
     /// Phases to run, comma-separated.
@@ -61,6 +68,7 @@ pub struct Args {
 pub enum Phase {
     Cycle,
     Open,
+    Events,
     Raw,
 }
 
@@ -108,7 +116,7 @@ fn misses(a: &Args, s: &Summary) -> Vec<String> {
 #[tokio::main]
 async fn main() {
     let a = Args::parse();
-    for url in [&a.url, &a.redis] {
+    for url in [&a.url, &a.redis].into_iter().chain(&a.url2) {
         if !loopback(url) {
             eprintln!("loadgen only targets loopback addresses, not {url}");
             std::process::exit(2);
@@ -128,7 +136,8 @@ async fn main() {
         "== loadgen against {}: {} users, {} s per phase",
         a.url, a.users, a.seconds
     );
-    if a.phases.contains(&Phase::Cycle) || a.phases.contains(&Phase::Open) {
+    let needs_users = [Phase::Cycle, Phase::Open, Phase::Events];
+    if a.phases.iter().any(|p| needs_users.contains(p)) {
         let (mut users, signup) = phases::setup(&client, &a, &progress).await;
         signup.print("signup + settings");
         summary.users = users.len();
@@ -158,8 +167,24 @@ async fn main() {
                     "{rate}/s offered, {:.0}/s served",
                     row.served_per_s
                 ));
+                if row.errors > 0 || row.skipped > 0 {
+                    eprintln!("  {} errors, {} arrivals skipped", row.errors, row.skipped);
+                }
+                if let Some(rss) = row.server_rss_mb {
+                    eprintln!("  server RSS {rss} MB");
+                }
                 summary.open_loop.push(row);
             }
+        }
+        if a.phases.contains(&Phase::Events) {
+            let events = phases::events(&client, &a, &users, &progress).await;
+            eprintln!(
+                "\n== events: {} WebSockets over two nodes, {} pairs, {:.4} of match_found delivered",
+                events.sockets, events.pairs, events.delivered_ratio
+            );
+            events.other_node.print("match_found, other node");
+            events.same_node.print("match_found, same node");
+            summary.events = Some(events);
         }
         let cancel = phases::cancel_all(&client, &a, &users, &progress).await;
         cancel.print("POST /api/match/cancel/");

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use crate::Args;
-use crate::stats::{Cycle, Latency, OpenLoop, Progress, Samples};
+use crate::stats::{Cycle, Events, Latency, OpenLoop, Progress, Samples};
 
 pub struct User {
     pub token: String,
@@ -172,9 +172,9 @@ pub async fn match_cycle(
     }
 }
 
-/// Pairs of users arrive at `rate` requests a second (three per pair: a
-/// random that waits, the random that finds it, whose latency is reported, a
-/// reject), for `--seconds`.
+/// Pairs of users arrive at `rate` requests a second (five per pair: a random
+/// that waits, the random that finds it, whose latency is reported, a reject,
+/// and both cancel), for `--seconds`.
 pub async fn open_loop(
     client: &reqwest::Client,
     a: &Args,
@@ -192,7 +192,11 @@ pub async fn open_loop(
     let (women, men) = (queue(women), queue(men));
     let found = Arc::new(std::sync::Mutex::new(Samples::default()));
     let skipped = Arc::new(AtomicU64::new(0));
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(3.0 / rate.max(1) as f64));
+    let (requests_before, errors_before) = (
+        progress.requests.load(Ordering::Relaxed),
+        progress.errors.load(Ordering::Relaxed),
+    );
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(5.0 / rate.max(1) as f64));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let shown = progress.show("open loop");
     let until = Instant::now() + Duration::from_secs(a.seconds);
@@ -240,16 +244,148 @@ pub async fn open_loop(
     let seconds = started.elapsed().as_secs_f64();
     shown.store(true, Ordering::Relaxed);
     let found = std::mem::take(&mut *found.lock().unwrap()).summary(seconds);
+    let errors = progress.errors.load(Ordering::Relaxed) - errors_before;
+    let requests = progress.requests.load(Ordering::Relaxed) - requests_before;
     let result = OpenLoop {
         offered_per_s: rate,
-        served_per_s: found.requests as f64 * 3.0 / seconds,
+        served_per_s: (requests - errors) as f64 / seconds,
+        errors,
         skipped: skipped.load(Ordering::Relaxed),
         found,
+        server_rss_mb: a.server_pid.and_then(rss_mb),
     };
     let mut users = Vec::new();
     users.extend(women.lock().await.drain(..));
     users.extend(men.lock().await.drain(..));
     (result, users)
+}
+
+/// Resident memory of a process (MB), from `/proc`.
+fn rss_mb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024)
+}
+
+/// A `match_found` a WebSocket received: its match and when.
+type Receipt = (i64, Instant);
+
+/// Every user holds a WebSocket, women's on `--url2` and men's on `--url`; pairs
+/// (a woman who waits, a man who finds her, both through `--url`, then a reject)
+/// run 64 at a time for `--seconds`, every user in turn. Her event crosses nodes,
+/// his does not.
+pub async fn events(
+    client: &reqwest::Client,
+    a: &Args,
+    users: &[User],
+    progress: &Arc<Progress>,
+) -> Events {
+    let other = a.url2.clone().unwrap_or_else(|| a.url.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for (i, user) in users.iter().enumerate() {
+        let base = if i % 2 == 0 { &other } else { &a.url };
+        let url = format!("{}/ws?token={}", base.replacen("http", "ws", 1), user.token);
+        let Ok((socket, _)) = tokio_tungstenite::connect_async(url).await else {
+            progress.error();
+            continue;
+        };
+        let stop = stop.clone();
+        readers.push(tokio::spawn(async move {
+            let (_, mut rx) = socket.split();
+            let mut got: Vec<Receipt> = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                match tokio::time::timeout(Duration::from_millis(200), rx.next()).await {
+                    Ok(Some(Ok(m))) => {
+                        let Ok(text) = m.to_text() else { continue };
+                        if !text.contains("\"match_found\"") {
+                            continue;
+                        }
+                        let at = Instant::now();
+                        let event: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+                        if let Some(id) = event["match_id"].as_i64() {
+                            got.push((id, at));
+                        }
+                    }
+                    Err(_) => {}
+                    Ok(_) => break,
+                }
+            }
+            (i % 2 == 0, got)
+        }));
+    }
+    let sockets = readers.len();
+    let sent = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let shown = progress.show("events");
+    let until = Instant::now() + Duration::from_secs(a.seconds);
+    const LANES: usize = 64;
+    let pairs: Vec<&[User]> = users.chunks(2).filter(|pair| pair.len() == 2).collect();
+    futures_util::future::join_all((0..LANES.min(pairs.len())).map(|lane| {
+        let (sent, pairs) = (sent.clone(), &pairs);
+        async move {
+            let random = |token: &str| {
+                client
+                    .get(format!("{}/api/match/random/?wait=0", a.url))
+                    .bearer_auth(token.to_owned())
+            };
+            // each lane has pairs of its own: lane, lane + LANES, ...
+            let mine: Vec<&[User]> = pairs.iter().skip(lane).step_by(LANES).copied().collect();
+            for pair in mine.iter().cycle() {
+                if Instant::now() >= until {
+                    break;
+                }
+                let (w, m) = (&pair[0], &pair[1]);
+                send(random(&w.token), progress).await;
+                let t = Instant::now();
+                let Some((200, body)) = send(random(&m.token), progress).await else {
+                    continue;
+                };
+                let Some(id) = body["match_id"].as_i64() else {
+                    continue;
+                };
+                sent.lock().unwrap().insert(id, t);
+                let reject = client
+                    .post(format!("{}/api/match/decision/", a.url))
+                    .bearer_auth(&m.token)
+                    .json(&json!({"match_id": id, "decision": "reject"}));
+                send(reject, progress).await;
+            }
+        }
+    }))
+    .await;
+    // the last events are still on their way
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    shown.store(true, Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    let sent = std::mem::take(&mut *sent.lock().unwrap());
+    let (mut far, mut near) = (Samples::default(), Samples::default());
+    for reader in readers {
+        let Ok((on_other, got)) = reader.await else {
+            continue;
+        };
+        for (id, at) in got {
+            if let Some(t) = sent.get(&id) {
+                let us = at.saturating_duration_since(*t).as_micros() as u64;
+                if on_other { &mut far } else { &mut near }.0.push(us);
+            }
+        }
+    }
+    let pairs = sent.len() as u64;
+    let delivered = (far.0.len() + near.0.len()) as f64;
+    Events {
+        sockets,
+        pairs,
+        delivered_ratio: delivered / (2 * pairs).max(1) as f64,
+        other_node: far.summary(a.seconds as f64),
+        same_node: near.summary(a.seconds as f64),
+    }
 }
 
 /// Everyone cancels once.

@@ -106,6 +106,7 @@ pub struct Summary {
     pub signup: Option<Latency>,
     pub cycle: Option<Cycle>,
     pub open_loop: Vec<OpenLoop>,
+    pub events: Option<Events>,
     pub cancel: Option<Latency>,
     pub raw_ceiling_calls_per_s: Option<f64>,
 }
@@ -123,8 +124,30 @@ pub struct Cycle {
 /// One offered rate of the open loop: what was offered, served, and how fast.
 #[derive(Debug, Default, Serialize)]
 pub struct OpenLoop {
+    /// Requests a second offered (five per pair of arrivals).
     pub offered_per_s: u64,
+    /// Requests a second answered (any status but 5xx).
     pub served_per_s: f64,
+    /// Requests that failed (5xx or no answer).
+    pub errors: u64,
+    /// Arrivals not sent: every user was still busy with an earlier one.
     pub skipped: u64,
+    /// The random that finds a partner.
     pub found: Latency,
+    /// The server's resident memory after the row (`--server-pid`).
+    pub server_rss_mb: Option<u64>,
+}
+
+/// `match_found` to users whose WebSocket is on another node than the request
+/// that paired them: how many arrived, and how long after the pairing request left.
+#[derive(Debug, Default, Serialize)]
+pub struct Events {
+    pub sockets: usize,
+    pub pairs: u64,
+    /// Events received / events owed (two a pair).
+    pub delivered_ratio: f64,
+    /// From sending the pairing request to the event's receipt, on the other node.
+    pub other_node: Latency,
+    /// The same for the pairing user's own node.
+    pub same_node: Latency,
 }
