@@ -105,13 +105,20 @@ ensure_services() {
   export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}
 }
 
-# moto's S3 server, for the tests of the S3 media backend: a venv under .data/.
+# moto's S3 server, for the tests of the S3 media backend, and openapi-python-client,
+# for the test that generates a client from /api/openapi.json: a venv under .data/.
 ensure_moto() {
-  [ -x "$DATA/venv/bin/moto_server" ] && return 0
-  log "installing moto's S3 server (PyPI) into $DATA/venv"
-  mkdir -p "$DATA"
-  python3 -m venv "$DATA/venv"
-  "$DATA/venv/bin/pip" install -q 'moto[server]'
+  local opc=0.29.1
+  if [ ! -x "$DATA/venv/bin/moto_server" ]; then
+    log "installing moto's S3 server (PyPI) into $DATA/venv"
+    mkdir -p "$DATA"
+    python3 -m venv "$DATA/venv"
+    "$DATA/venv/bin/pip" install -q 'moto[server]'
+  fi
+  if [ "$("$DATA/venv/bin/pip" show openapi-python-client 2>/dev/null | sed -n 's/^Version: //p')" != "$opc" ]; then
+    log "installing openapi-python-client $opc (PyPI) into $DATA/venv"
+    "$DATA/venv/bin/pip" install -q "openapi-python-client==$opc"
+  fi
 }
 
 CLUSTER_PORTS="17000 17001 17002 17003 17004 17005"
@@ -218,8 +225,8 @@ case "${1:-}" in
     export DATABASE_URL=${TEST_DATABASE_URL:-postgres://$PG_USER:$PG_USER@127.0.0.1:$PG_PORT/voxmatch_test}
     cargo fmt --check
     cargo clippy --all-targets --quiet -- -D warnings
-    # Chromium was installed above: the demo's call test must run, not skip
-    VOXMATCH_REQUIRE_CHROMIUM=1 RUST_TEST_THREADS=${RUST_TEST_THREADS:-6} cargo test --all-targets
+    # Chromium and the client generator were installed above: their tests must run, not skip
+    VOXMATCH_REQUIRE_CHROMIUM=1 VOXMATCH_REQUIRE_TOOLS=1 RUST_TEST_THREADS=${RUST_TEST_THREADS:-6} cargo test --all-targets
     # no Docker engine on the build machines: the deployment files are checked here
     "$DATA/venv/bin/python" scripts/check_deploy.py target/debug/voxmatch
     # the domains that live in Redis, once more against a Redis Cluster

@@ -136,6 +136,7 @@ where
 
 /// `limit` (default 20, 1–100) and `before` (an id: only older items) of every list.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     pub limit: Option<i64>,
     pub before: Option<i64>,

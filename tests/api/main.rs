@@ -20,3 +20,4 @@ mod realtime;
 mod safety;
 mod sms;
 mod talk;
+mod walkthrough;
