@@ -187,6 +187,16 @@ impl TestApp {
         parts(req.send().await.unwrap()).await
     }
 
+    /// `DELETE` with a JSON body (account deletion, push tokens).
+    pub async fn delete(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        let req = self
+            .client
+            .delete(self.at(path))
+            .bearer_auth(token)
+            .json(body);
+        parts(req.send().await.unwrap()).await
+    }
+
     pub async fn post_raw(
         &self,
         path: &str,
@@ -386,6 +396,24 @@ pub async fn grant_gems(app: &TestApp, uid: i64, gems: i64) {
             .unwrap();
     assert!(credited);
     app.state.users_changed(&[uid]).await;
+}
+
+/// Saves `m`'s matching settings, which must be accepted.
+pub async fn settings(app: &TestApp, m: &Member, body: Value) {
+    let (status, answer) = app.settings(&m.token, body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+/// Asserts that `m` finds nobody now, and takes them out of the pool again.
+pub async fn finds_nobody(app: &TestApp, m: &Member) {
+    let (status, body) = app.random(&m.token, 0).await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "{} was paired: {body}",
+        m.username
+    );
+    app.cancel(&m.token).await;
 }
 
 impl TestApp {

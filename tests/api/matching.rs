@@ -361,23 +361,6 @@ async fn seeking(app: &TestApp, gender: &str, age: i32, wants: &str) -> Member {
     m
 }
 
-/// Asserts that `m` finds nobody now, and takes them out of the pool again.
-async fn finds_nobody(app: &TestApp, m: &Member) {
-    let (status, body) = app.random(&m.token, 0).await;
-    assert_eq!(
-        status,
-        StatusCode::ACCEPTED,
-        "{} was paired: {body}",
-        m.username
-    );
-    app.cancel(&m.token).await;
-}
-
-async fn settings(app: &TestApp, m: &Member, body: Value) {
-    let (status, answer) = app.settings(&m.token, body).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-}
-
 #[tokio::test]
 async fn genders_and_ages_must_fit_both_ways() {
     let app = spawn_app().await;

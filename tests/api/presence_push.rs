@@ -68,15 +68,7 @@ async fn register(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value
 }
 
 async fn unregister(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
-    let res = app
-        .client
-        .delete(app.at("/api/push/tokens"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    parts(res).await
+    app.delete("/api/push/tokens", token, &body).await
 }
 
 /// Waits until the provider received `n` pushes (at most 5 s), then a little

@@ -8,27 +8,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn settings(app: &TestApp, m: &Member, body: Value) {
-    let (status, answer) = app.settings(&m.token, body).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-}
-
 async fn status(app: &TestApp, m: &Member) -> Value {
     let (status, body) = app.get("/api/match/status/", Some(&m.token)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
-}
-
-/// `m` waits (202) and is taken out of the pool again: nobody fits them.
-async fn finds_nobody(app: &TestApp, m: &Member) {
-    let (status, body) = app.random(&m.token, 0).await;
-    assert_eq!(
-        status,
-        StatusCode::ACCEPTED,
-        "{} was paired: {body}",
-        m.username
-    );
-    app.cancel(&m.token).await;
 }
 
 async fn pairs_with(app: &TestApp, m: &Member, partner: &Member) -> Value {

@@ -392,17 +392,7 @@ async fn deleting_an_account_frees_its_name_and_keeps_what_others_saw() {
     app.end_call(&me.access, &session).await;
     let delete = |body: Value| {
         let (app, token) = (&app, me.access.clone());
-        async move {
-            let res = app
-                .client
-                .delete(app.at("/api/user/"))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            parts(res).await
-        }
+        async move { app.delete("/api/user/", &token, &body).await }
     };
     assert_eq!(
         delete(json!({})).await,
@@ -474,17 +464,7 @@ async fn a_phone_account_deletes_itself_with_a_fresh_verified_code() {
     let token = registered["token"].as_str().unwrap().to_owned();
     let delete = |body: Value| {
         let (app, token) = (&app, token.clone());
-        async move {
-            let res = app
-                .client
-                .delete(app.at("/api/user/"))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            parts(res).await
-        }
+        async move { app.delete("/api/user/", &token, &body).await }
     };
     // the registration used the verification up: a new code is needed
     assert_eq!(
