@@ -7,8 +7,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
@@ -51,26 +51,29 @@ pub struct Application {
     pub state: AppState,
 }
 
-pub async fn connect_postgres(cfg: &Config) -> Result<PgPool, sqlx::Error> {
+/// Where Postgres is and how this node appears in `pg_stat_activity` (tests:
+/// with their schema).
+fn postgres_options(cfg: &Config) -> Result<PgConnectOptions, sqlx::Error> {
     let mut options = PgConnectOptions::from_str(cfg.database_url.expose_secret())?;
     if let Some(schema) = &cfg.db_schema {
         options = options.options([("search_path", schema.as_str())]);
     }
+    Ok(options.application_name(&format!(
+        "voxmatch{}",
+        cfg.db_schema
+            .as_deref()
+            .map_or(String::new(), |s| format!("/{s}"))
+    )))
+}
+
+pub async fn connect_postgres(cfg: &Config) -> Result<PgPool, sqlx::Error> {
     // backstops: no statement runs for ever, no session sits in a transaction for ever
     let statement = cfg.db_statement_timeout_ms.to_string();
     let idle = cfg.db_idle_in_transaction_timeout_ms.to_string();
-    options = options
-        .options([
-            ("statement_timeout", statement.as_str()),
-            ("idle_in_transaction_session_timeout", idle.as_str()),
-        ])
-        // pg_stat_activity tells whose connections these are (tests: which schema's)
-        .application_name(&format!(
-            "voxmatch{}",
-            cfg.db_schema
-                .as_deref()
-                .map_or(String::new(), |s| format!("/{s}"))
-        ));
+    let options = postgres_options(cfg)?.options([
+        ("statement_timeout", statement.as_str()),
+        ("idle_in_transaction_session_timeout", idle.as_str()),
+    ]);
     PgPoolOptions::new()
         .max_connections(cfg.db_max_connections)
         .acquire_timeout(Duration::from_secs(5))
@@ -78,10 +81,21 @@ pub async fn connect_postgres(cfg: &Config) -> Result<PgPool, sqlx::Error> {
         .await
 }
 
+/// Applies the migrations on a connection of their own, without the pool's
+/// `statement_timeout`: nodes that start together wait in turn for sqlx's
+/// migration lock (one per database), and a migration that builds an index
+/// on a large table takes what it takes.
+pub async fn migrate(cfg: &Config) -> Result<(), StartupError> {
+    let mut connection = postgres_options(cfg)?.connect().await?;
+    sqlx::migrate!("./migrations").run(&mut connection).await?;
+    connection.close().await?;
+    Ok(())
+}
+
 impl Application {
     pub async fn build(cfg: Config) -> Result<Self, StartupError> {
+        migrate(&cfg).await?;
         let db = connect_postgres(&cfg).await?;
-        sqlx::migrate!("./migrations").run(&db).await?;
         let redis = Redis::connect(&cfg).await?;
         let sms: Arc<dyn SmsSender> = match &cfg.sms_provider_url {
             Some(url) => Arc::new(HttpSms::new(url.clone(), cfg.sms_provider_key.clone())),

@@ -2,10 +2,15 @@
 //! only way to make an admin (no endpoint can).
 
 use crate::config::Config;
-use crate::startup::connect_postgres;
+use crate::startup::{connect_postgres, migrate};
 
 /// Grants the admin role; the process's exit code (0 done, 1 no such user, 2 failed).
 pub async fn grant(cfg: &Config, who: &str) -> i32 {
+    // the role column may be newer than the database
+    if let Err(e) = migrate(cfg).await {
+        eprintln!("cannot migrate the database: {e}");
+        return 2;
+    }
     let pool = match connect_postgres(cfg).await {
         Ok(pool) => pool,
         Err(e) => {
@@ -13,11 +18,6 @@ pub async fn grant(cfg: &Config, who: &str) -> i32 {
             return 2;
         }
     };
-    // the role column may be newer than the database
-    if let Err(e) = sqlx::migrate!("./migrations").run(&pool).await {
-        eprintln!("migrations failed: {e}");
-        return 2;
-    }
     match super::store::grant(&pool, who).await {
         Ok(Some(id)) => {
             println!("user {id} ({who}) is an admin");

@@ -570,3 +570,40 @@ async fn sigterm_answers_open_long_polls_and_exits_cleanly() {
         "shutdown waited for the long poll"
     );
 }
+
+#[tokio::test]
+async fn a_node_starting_beside_a_slow_migration_waits_for_it() {
+    // one node migrates over a slow link to Postgres, holding sqlx's migration
+    // lock (one per database) for seconds; another starts meanwhile with a
+    // statement_timeout far shorter than that wait
+    let link = slow_link("127.0.0.1:15432", std::time::Duration::from_millis(20)).await;
+    let url = database_url().replace("127.0.0.1:15432", &link);
+    let schema = unique("t_");
+    let db = sqlx::PgPool::connect(&database_url()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&db)
+        .await
+        .unwrap();
+    let slow_vars = [
+        ("DATABASE_URL", url.as_str()),
+        ("DB_SCHEMA", schema.as_str()),
+    ];
+    let slow = spawn_app_with(&slow_vars);
+    let holder = format!("voxmatch/{schema}");
+    let beside = async {
+        let held = || {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                 WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = $1",
+            )
+            .bind(&holder)
+            .fetch_one(&db)
+        };
+        assert_eq!(eventually(held, |n| matches!(n, Ok(1))).await.unwrap(), 1);
+        spawn_app_with(&[("DB_STATEMENT_TIMEOUT_MS", "100")]).await
+    };
+    let (slow, beside) = tokio::join!(slow, beside);
+    for app in [&slow, &beside] {
+        assert_eq!(app.get("/readyz", None).await.0, StatusCode::OK);
+    }
+}
