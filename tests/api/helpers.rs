@@ -345,7 +345,8 @@ async fn start_process(
         child,
         url: format!("http://127.0.0.1:{port}"),
     };
-    for _ in 0..100 {
+    // migrations wait their turn behind other nodes' (tests start many at once)
+    for _ in 0..300 {
         if let Ok(res) = reqwest::get(format!("{}/readyz", process.url)).await
             && res.status().is_success()
         {
@@ -659,6 +660,25 @@ pub async fn connections_in_transaction(app: &TestApp) -> i64 {
     .fetch_one(&app.state.db)
     .await
     .unwrap()
+}
+
+/// What `probe` gives once `done` holds of it, polled every 50 ms for at most 20 s
+/// (then its last value, for the caller's assertion to show). For what the server
+/// does in the background (housekeeping, refunds, events), on a machine that may
+/// be slow or busy: a test waits for the outcome, never for a fixed time.
+pub async fn eventually<T, F, Fut>(mut probe: F, done: impl Fn(&T) -> bool) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let limit = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let value = probe().await;
+        if done(&value) || std::time::Instant::now() > limit {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// A user's balance, and the sum of their ledger: always equal.

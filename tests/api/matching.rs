@@ -705,8 +705,14 @@ async fn metrics_count_matches_and_the_pool() {
     grant_gems(&app, waiting.id, 1).await;
     app.random(&waiting.token, 0).await;
     paired(&app).await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    let text = app.metrics().await;
+    let text = eventually(
+        || app.metrics(),
+        |t| {
+            t.contains("match_wait_seconds_count 1")
+                && t.contains(r#"match_pool_size{shard="global"} 1"#)
+        },
+    )
+    .await;
     assert!(text.contains("matches_made_total 1"), "{text}");
     assert!(
         text.contains(r#"match_pool_size{shard="global"} 1"#),

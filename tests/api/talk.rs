@@ -914,9 +914,9 @@ async fn files_of_expired_broadcasts_are_cleaned_up() {
     broadcast(&app, &m.token).await;
     let voices = app.media.join("voices");
     assert_eq!(std::fs::read_dir(&voices).unwrap().count(), 1);
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let files = || std::future::ready(std::fs::read_dir(&voices).unwrap().count());
     assert_eq!(
-        std::fs::read_dir(&voices).unwrap().count(),
+        eventually(files, |&n| n == 0).await,
         0,
         "the expired file is still there"
     );
