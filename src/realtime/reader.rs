@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use fred::clients::SubscriberClient;
 use fred::prelude::*;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -151,11 +152,27 @@ async fn forget_idle(bus: &Bus, hub: &Hub) {
     }
 }
 
+/// Subscribes again to every channel the subscriber tracks. Not fred's
+/// `resubscribe_all`: with no plain channel (a Cluster, where every channel is
+/// sharded) it sends a bare SUBSCRIBE, which Redis refuses, and stops there,
+/// before the sharded channels.
+async fn resubscribe(subscriber: &SubscriberClient) -> Result<(), fred::error::Error> {
+    let channels: Vec<_> = subscriber.tracked_channels().into_iter().collect();
+    if !channels.is_empty() {
+        subscriber.subscribe(channels).await?;
+    }
+    // SSUBSCRIBE takes the channels of one slot at a time
+    for (_, channels) in fred::util::group_by_hash_slot(subscriber.tracked_shard_channels())? {
+        subscriber.ssubscribe(Vec::from(channels)).await?;
+    }
+    Ok(())
+}
+
 /// After a reconnection: subscriptions renewed, missed events read back.
 async fn renew(bus: &Bus, hub: &Hub, server: &fred::types::config::Server) {
     let renewed = {
         let _serial = bus.changes.lock().await;
-        bus.subscriber.resubscribe_all().await
+        resubscribe(&bus.subscriber).await
     };
     bus.metrics.resubscribes.inc();
     (bus.on_invalidate)(Invalidation::All);

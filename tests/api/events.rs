@@ -161,6 +161,9 @@ async fn a_bus_that_lost_its_connection_renews_it_and_delivers_what_came_meanwhi
     };
     assert!(value("event_bus_resubscribes_total") >= 1.0, "{metrics}");
     assert!(value("events_recovered_total") >= 1.0, "{metrics}");
+    // the subscriptions were renewed: what comes now arrives live
+    send(&app, user.id, 11).await;
+    assert_eq!(notes(&mut socket, 1).await[0].1, 11);
 }
 
 /// The value of a counter in a node's `/metrics`.
