@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# A/B of release binaries of the node on the match cycle: for each ROUND, each binary
+# serves one vmload round (../shared/bench: 400 users, 12 s, wait=5) and the script prints
+# its req/s and the CPU time per request of the node, Redis and vmload, read from
+# /proc/<pid>/stat over 8 s of the round (after vmload's sign-ups).
+#   scripts/ab.sh /tmp/voxmatch-a /tmp/voxmatch-b      (ROUNDS=3 by default)
+# Needs Redis and Postgres up (scripts/dev.sh run) and vmload built by ratio.sh.
+set -euo pipefail
+vmload=/tmp/bench-vmload-target/release/vmload
+tick=$(getconf CLK_TCK)
+
+# CPU ticks used so far by the processes whose command line matches $1
+ticks() { for p in $(pgrep -f "$1"); do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{t += $1} END {print t + 0}'; }
+
+for _ in $(seq "${ROUNDS:-3}"); do
+  for bin in "$@"; do
+    REMATCH_COOLDOWN_SEC=0 SIGNUP_IP_LIMIT=1000000 RUST_LOG=warn \
+      DATABASE_URL=postgres://voxmatch:voxmatch@127.0.0.1:15432/voxmatch_bench \
+      REDIS_URL=redis://127.0.0.1:16379/6 "$bin" >/dev/null 2>&1 &
+    node=$!
+    sleep 2
+    "$vmload" http://127.0.0.1:8080 400 12 5 >/tmp/ab.out 2>/tmp/ab.err &
+    vm=$!
+    until grep -q setup /tmp/ab.err 2>/dev/null; do sleep 0.2; done
+    sleep 1
+    before=("$(ticks "^$bin")" "$(ticks redis-server)" "$(ticks "$vmload")")
+    sleep 8
+    after=("$(ticks "^$bin")" "$(ticks redis-server)" "$(ticks "$vmload")")
+    wait "$vm"
+    rps=$(grep -o 'req_per_s=[0-9]*' /tmp/ab.out | cut -d= -f2)
+    per() { awk -v a="$1" -v b="$2" -v t="$tick" -v r="$rps" 'BEGIN {printf "%.0f", (b - a) / t / 8 * 1e6 / r}'; }
+    echo "$(basename "$bin") req/s=$rps $(grep -o 'waiting=[0-9]*' /tmp/ab.out)" \
+      "node=$(per "${before[0]}" "${after[0]}")us redis=$(per "${before[1]}" "${after[1]}")us" \
+      "vmload=$(per "${before[2]}" "${after[2]}")us peak_rss=$(awk '/VmHWM/ {print int($2 / 1024) "MB"}' "/proc/$node/status")"
+    kill "$node"
+    wait "$node" 2>/dev/null || true
+  done
+done
