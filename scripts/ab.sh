@@ -4,10 +4,13 @@
 # its req/s and the CPU time per request of the node, Redis and vmload, read from
 # /proc/<pid>/stat over 8 s of the round (after vmload's sign-ups).
 #   scripts/ab.sh /tmp/voxmatch-a /tmp/voxmatch-b      (ROUNDS=3 by default)
-# Needs Redis and Postgres up (scripts/dev.sh run) and vmload built by ratio.sh.
+# Needs Redis (port 16379) and Postgres up (scripts/dev.sh run) and vmload built by ratio.sh.
 set -euo pipefail
 vmload=/tmp/bench-vmload-target/release/vmload
 tick=$(getconf CLK_TCK)
+
+node=
+trap '[ -n "$node" ] && kill "$node" 2>/dev/null' EXIT
 
 # CPU ticks used so far by the processes whose command line matches $1
 ticks() { for p in $(pgrep -f "$1"); do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{t += $1} END {print t + 0}'; }
@@ -19,13 +22,18 @@ for _ in $(seq "${ROUNDS:-3}"); do
       REDIS_URL=redis://127.0.0.1:16379/6 "$bin" >/dev/null 2>&1 &
     node=$!
     sleep 2
+    : >/tmp/ab.err
     "$vmload" http://127.0.0.1:8080 400 12 5 >/tmp/ab.out 2>/tmp/ab.err &
     vm=$!
-    until grep -q setup /tmp/ab.err 2>/dev/null; do sleep 0.2; done
+    # the round starts once vmload has signed its users up
+    until grep -q 'setup:' /tmp/ab.err; do
+      kill -0 "$vm" 2>/dev/null || { cat /tmp/ab.out /tmp/ab.err >&2; exit 1; }
+      sleep 0.2
+    done
     sleep 1
-    before=("$(ticks "^$bin")" "$(ticks redis-server)" "$(ticks "$vmload")")
+    before=("$(ticks "^$bin")" "$(ticks "redis-server.*:16379")" "$(ticks "$vmload")")
     sleep 8
-    after=("$(ticks "^$bin")" "$(ticks redis-server)" "$(ticks "$vmload")")
+    after=("$(ticks "^$bin")" "$(ticks "redis-server.*:16379")" "$(ticks "$vmload")")
     wait "$vm"
     rps=$(grep -o 'req_per_s=[0-9]*' /tmp/ab.out | cut -d= -f2)
     per() { awk -v a="$1" -v b="$2" -v t="$tick" -v r="$rps" 'BEGIN {printf "%.0f", (b - a) / t / 8 * 1e6 / r}'; }
@@ -34,5 +42,6 @@ for _ in $(seq "${ROUNDS:-3}"); do
       "vmload=$(per "${before[2]}" "${after[2]}")us peak_rss=$(awk '/VmHWM/ {print int($2 / 1024) "MB"}' "/proc/$node/status")"
     kill "$node"
     wait "$node" 2>/dev/null || true
+    node=
   done
 done

@@ -51,6 +51,9 @@ pub struct Application {
     pub state: AppState,
 }
 
+/// How long a node waits for a Postgres connection (the pool's, the migrations').
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Where Postgres is and how this node appears in `pg_stat_activity` (tests:
 /// with their schema).
 fn postgres_options(cfg: &Config) -> Result<PgConnectOptions, sqlx::Error> {
@@ -76,7 +79,7 @@ pub async fn connect_postgres(cfg: &Config) -> Result<PgPool, sqlx::Error> {
     ]);
     PgPoolOptions::new()
         .max_connections(cfg.db_max_connections)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(CONNECT_TIMEOUT)
         .connect_with(options)
         .await
 }
@@ -86,9 +89,19 @@ pub async fn connect_postgres(cfg: &Config) -> Result<PgPool, sqlx::Error> {
 /// migration lock (one per database), and a migration that builds an index
 /// on a large table takes what it takes.
 pub async fn migrate(cfg: &Config) -> Result<(), StartupError> {
-    let mut connection = postgres_options(cfg)?.connect().await?;
+    // as long as the pool waits for a connection
+    let options = postgres_options(cfg)?;
+    let mut connection = tokio::time::timeout(CONNECT_TIMEOUT, options.connect())
+        .await
+        .map_err(|_| {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connecting to Postgres timed out",
+            ))
+        })??;
     sqlx::migrate!("./migrations").run(&mut connection).await?;
-    connection.close().await?;
+    // the migrations are in; a failed goodbye only drops the socket
+    let _ = connection.close().await;
     Ok(())
 }
 

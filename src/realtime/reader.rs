@@ -143,12 +143,15 @@ async fn forget_idle(bus: &Bus, hub: &Hub) {
     if !bus.redis.clustered || idle.is_empty() {
         return;
     }
-    let channels: Vec<String> = idle
-        .iter()
-        .map(|u| bus.redis.keys.user_channel(*u))
-        .collect();
-    if let Err(e) = bus.subscriber.sunsubscribe(channels).await {
-        tracing::warn!(error = %e, "could not unsubscribe idle users' channels");
+    let channels = idle.iter().map(|u| bus.redis.keys.user_channel(*u));
+    let Ok(slots) = fred::util::group_by_hash_slot(channels) else {
+        return;
+    };
+    // SUNSUBSCRIBE, like SSUBSCRIBE, takes the channels of one slot at a time
+    for (_, channels) in slots {
+        if let Err(e) = bus.subscriber.sunsubscribe(Vec::from(channels)).await {
+            tracing::warn!(error = %e, "could not unsubscribe idle users' channels");
+        }
     }
 }
 
@@ -161,11 +164,15 @@ async fn resubscribe(subscriber: &SubscriberClient) -> Result<(), fred::error::E
     if !channels.is_empty() {
         subscriber.subscribe(channels).await?;
     }
-    // SSUBSCRIBE takes the channels of one slot at a time
+    // SSUBSCRIBE takes the channels of one slot at a time; a slot that fails (its
+    // master is failing over) does not keep the others from being renewed
+    let mut failed = None;
     for (_, channels) in fred::util::group_by_hash_slot(subscriber.tracked_shard_channels())? {
-        subscriber.ssubscribe(Vec::from(channels)).await?;
+        if let Err(e) = subscriber.ssubscribe(Vec::from(channels)).await {
+            failed = Some(e);
+        }
     }
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 /// After a reconnection: subscriptions renewed, missed events read back.
