@@ -24,17 +24,19 @@ pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
     args: Vec<String>,
+    data: std::path::PathBuf,
 }
 
 impl RedisServer {
     fn start(dir: &std::path::Path, args: Vec<String>) -> Self {
         let port = free_port();
+        let data = dir.join(port.to_string());
         let mut server = RedisServer {
             port,
             child: None,
             args,
+            data: data.clone(),
         };
-        let data = dir.join(port.to_string());
         std::fs::create_dir_all(&data).unwrap();
         let mut base = vec![
             "--port".to_owned(),
@@ -43,6 +45,8 @@ impl RedisServer {
             "127.0.0.1".to_owned(),
             "--dir".to_owned(),
             data.display().to_string(),
+            "--logfile".to_owned(),
+            data.join("redis.log").display().to_string(),
         ];
         let sentinel = server.args.iter().any(|a| a == "--sentinel");
         if !sentinel {
@@ -53,6 +57,15 @@ impl RedisServer {
         server.args.splice(at..at, base);
         server.spawn();
         server
+    }
+
+    /// The last `n` lines of the server's log.
+    fn log_tail(&self, n: usize) -> String {
+        let log = self.data.join("redis.log");
+        let text =
+            std::fs::read_to_string(&log).unwrap_or_else(|e| format!("{}: {e}", log.display()));
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
     fn spawn(&mut self) {
@@ -71,6 +84,12 @@ impl RedisServer {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// A master, or a replica whose link to its master is up.
+    pub fn in_sync(&self) -> bool {
+        cli(self.port, &["info", "replication"])
+            .is_some_and(|i| i.contains("role:master") || i.contains("master_link_status:up"))
     }
 
     /// SIGKILL.
@@ -123,7 +142,8 @@ impl Cluster {
                         "--cluster-enabled yes",
                         "--cluster-config-file nodes.conf",
                         "--cluster-node-timeout 2000",
-                        "--appendonly yes",
+                        // a replica's first sync starts at once, not 5 s later
+                        "--repl-diskless-sync-delay 0",
                     ]
                     .iter()
                     .flat_map(|a| a.split(' ').map(str::to_owned))
@@ -154,12 +174,16 @@ impl Cluster {
         url
     }
 
-    /// Waits until every live node says `cluster_state:ok`.
+    /// Waits until every live node says `cluster_state:ok` and every replica
+    /// is in sync: a replica that never finished its first sync refuses to be
+    /// promoted ("Disconnected from master for longer than allowed"), so a
+    /// master killed before that would never fail over.
     pub fn wait_ok(&self, within: Duration) {
         let deadline = Instant::now() + within;
         loop {
             let ok = self.nodes.iter().filter(|n| n.child.is_some()).all(|n| {
                 cli(n.port, &["cluster", "info"]).is_some_and(|i| i.contains("cluster_state:ok"))
+                    && n.in_sync()
             });
             if ok {
                 return;
@@ -171,25 +195,60 @@ impl Cluster {
 
     /// The index of the master that holds `key`'s slot.
     pub fn master_of(&self, key: &str) -> usize {
-        let slot: u16 = cli(self.nodes[0].port, &["cluster", "keyslot", key])
-            .unwrap()
-            .parse()
-            .unwrap();
-        let shards = cli(self.nodes[0].port, &["cluster", "slots"]).unwrap();
+        self.slot_master(key).expect("a master for the key's slot")
+    }
+
+    /// The master of `key`'s slot as the first live node sees it (`None`
+    /// while it does not answer).
+    fn slot_master(&self, key: &str) -> Option<usize> {
+        let port = self.nodes.iter().find(|n| n.child.is_some())?.port;
+        let slot: u16 = cli(port, &["cluster", "keyslot", key])?.parse().ok()?;
+        let shards = cli(port, &["cluster", "slots"])?;
         // lines: start, end, master ip, master port, id, replicas...
         let lines: Vec<&str> = shards.lines().collect();
-        for window in lines.windows(4) {
-            if let (Ok(start), Ok(end), Ok(port)) = (
-                window[0].parse::<u16>(),
-                window[1].parse::<u16>(),
-                window[3].parse::<u16>(),
-            ) && window[2] == "127.0.0.1"
-                && (start..=end).contains(&slot)
+        lines.windows(4).find_map(|window| {
+            let (start, end, port) = (
+                window[0].parse::<u16>().ok()?,
+                window[1].parse::<u16>().ok()?,
+                window[3].parse::<u16>().ok()?,
+            );
+            (window[2] == "127.0.0.1" && (start..=end).contains(&slot))
+                .then(|| self.nodes.iter().position(|n| n.port == port))
+                .flatten()
+        })
+    }
+
+    /// How long after `killed` Redis itself had `key`'s slot on a new master
+    /// (other than `victim`) that says `cluster_state:ok`; `None` if not within `within`.
+    pub fn promoted(
+        &self,
+        victim: usize,
+        key: &str,
+        killed: Instant,
+        within: Duration,
+    ) -> Option<Duration> {
+        while killed.elapsed() < within {
+            if let Some(master) = self.slot_master(key)
+                && master != victim
+                && cli(self.nodes[master].port, &["cluster", "info"])
+                    .is_some_and(|i| i.contains("cluster_state:ok"))
             {
-                return self.nodes.iter().position(|n| n.port == port).unwrap();
+                return Some(killed.elapsed());
             }
+            std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("no master for slot {slot}: {shards}");
+        None
+    }
+
+    /// The last lines of every node's log.
+    pub fn logs(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let nodes = cli(n.port, &["cluster", "nodes"]).unwrap_or_default();
+                format!("--- redis {}:\n{nodes}\n{}\n", n.port, n.log_tail(30))
+            })
+            .collect()
     }
 }
 
@@ -247,9 +306,7 @@ impl Sentinels {
     /// Waits until the replica is in sync with its master.
     pub fn wait_replica_up(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !cli(self.replica.port, &["info", "replication"])
-            .is_some_and(|i| i.contains("master_link_status:up"))
-        {
+        while !self.replica.in_sync() {
             assert!(Instant::now() < deadline, "the replica did not sync");
             std::thread::sleep(Duration::from_millis(100));
         }
