@@ -238,13 +238,39 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<fred::error::Error> for ApiError {
     fn from(e: fred::error::Error) -> Self {
-        use fred::error::ErrorKind;
-        match e.kind() {
-            ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Backpressure => {
-                ApiError::Unavailable(format!("redis: {e}"))
-            }
-            _ => ApiError::Internal(format!("redis: {e}")),
+        if redis_unavailable(&e) {
+            ApiError::Unavailable(format!("redis: {e}"))
+        } else {
+            ApiError::Internal(format!("redis: {e}"))
         }
+    }
+}
+
+/// Redis cannot answer now but will (a lost connection, a failover under
+/// way): a 503 the client retries, not a bug. A command is never sent twice
+/// (`redis::Redis::connect`), so one in flight when its connection dropped
+/// fails with fred's "Too many failed write attempts" or "Failed to route
+/// command"; a node in a switch answers READONLY, LOADING, MASTERDOWN or TRYAGAIN.
+fn redis_unavailable(e: &fred::error::Error) -> bool {
+    use fred::error::ErrorKind;
+    const PASSING: [&str; 6] = [
+        "Too many failed write attempts",
+        "Failed to route command",
+        "READONLY",
+        "LOADING",
+        "MASTERDOWN",
+        "TRYAGAIN",
+    ];
+    match e.kind() {
+        ErrorKind::IO
+        | ErrorKind::Timeout
+        | ErrorKind::Canceled
+        | ErrorKind::Backpressure
+        | ErrorKind::Routing
+        | ErrorKind::Cluster
+        | ErrorKind::Sentinel => true,
+        ErrorKind::Unknown => PASSING.iter().any(|p| e.details().starts_with(p)),
+        _ => false,
     }
 }
 
@@ -393,6 +419,61 @@ mod tests {
                 .find(|c| c.code() == e.code())
                 .unwrap_or_else(|| panic!("{} is not in messages::ERRORS", e.code()));
             assert_eq!(entry.status, e.status().as_u16(), "{}", e.code());
+        }
+    }
+
+    #[test]
+    fn redis_errors_that_pass_are_503_and_the_rest_500() {
+        let passing = [
+            fred::error::Error::new(
+                fred::error::ErrorKind::Unknown,
+                "Too many failed write attempts.",
+            ),
+            fred::error::Error::new(fred::error::ErrorKind::Unknown, "Failed to route command."),
+            fred::error::Error::new(fred::error::ErrorKind::Routing, "Failed to route command."),
+            fred::error::Error::new(
+                fred::error::ErrorKind::Unknown,
+                "READONLY You can't write against a read only replica.",
+            ),
+            fred::error::Error::new(
+                fred::error::ErrorKind::Unknown,
+                "LOADING Redis is loading the dataset in memory",
+            ),
+            fred::error::Error::new(
+                fred::error::ErrorKind::Unknown,
+                "TRYAGAIN Multiple keys request during rehashing of slot",
+            ),
+            fred::error::Error::new(
+                fred::error::ErrorKind::Cluster,
+                "CLUSTERDOWN The cluster is down",
+            ),
+            fred::error::Error::new(fred::error::ErrorKind::IO, "Connection closed."),
+        ];
+        for e in passing {
+            assert!(
+                matches!(ApiError::from(e.clone()), ApiError::Unavailable(_)),
+                "{e}"
+            );
+        }
+        let bugs = [
+            fred::error::Error::new(
+                fred::error::ErrorKind::Unknown,
+                "ERR user_script:1: Script attempted to access nonexistent global variable",
+            ),
+            fred::error::Error::new(
+                fred::error::ErrorKind::InvalidArgument,
+                "WRONGTYPE Operation against a key holding the wrong kind of value",
+            ),
+            fred::error::Error::new(
+                fred::error::ErrorKind::Parse,
+                "Could not convert to integer.",
+            ),
+        ];
+        for e in bugs {
+            assert!(
+                matches!(ApiError::from(e.clone()), ApiError::Internal(_)),
+                "{e}"
+            );
         }
     }
 }

@@ -37,7 +37,7 @@ pub async fn start(
     on_invalidate: OnInvalidate,
 ) -> Result<Arc<Hub>, fred::error::Error> {
     let subscriber = Builder::from_config(config)
-        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
+        .set_policy(crate::redis::reconnect_policy())
         // bursts (a crowd paired at once) must not overflow the client's buffer
         .with_performance_config(|p| p.broadcast_channel_capacity = BUS_BUFFER)
         // named after the client, so that its connections can be told apart (and cut in tests)

@@ -720,3 +720,34 @@ async fn a_node_killed_mid_traffic_loses_no_answered_write_and_leaves_nobody_stu
     random(&a.token).await.unwrap();
     assert_eq!(random(&b.token).await.unwrap().status(), StatusCode::OK);
 }
+
+/// A connection to Redis that drops after a script ran but before its answer
+/// came back: the script is not sent again, the caller gets an error (a 503).
+/// Sent again after a failover, it would run on the promoted replica, which may
+/// lack the first run's writes: the failover drill saw a pairing run twice with
+/// the same match id, shown to three users.
+#[tokio::test]
+async fn a_script_whose_answer_is_lost_is_not_run_again() {
+    let upstream = redis_url();
+    let host = upstream.trim_start_matches("redis://");
+    let host = host.split('/').next().unwrap();
+    let (relay, lose_next_answer) = lossy_link(host).await;
+    let prefix = format!("{}:", unique("t"));
+    let url = format!("redis://{relay}");
+    let cfg = voxmatch::config::Config::from_source(&|k: &str| match k {
+        "REDIS_URL" => Some(url.clone()),
+        "REDIS_POOL_SIZE" => Some("1".into()),
+        _ => None,
+    })
+    .unwrap();
+    let redis = voxmatch::redis::Redis::connect(&cfg).await.unwrap();
+    let script = fred::types::scripts::Script::from_lua("return redis.call('INCR', KEYS[1])");
+    let key = format!("{prefix}runs");
+    let run = || redis.run::<i64, _, _>(&script, key.as_str(), Vec::<String>::new());
+    assert_eq!(run().await.unwrap(), 1);
+    lose_next_answer.store(true, Ordering::SeqCst);
+    let lost = run().await;
+    assert!(lost.is_err(), "{lost:?}");
+    // it ran once: the next run, on a new connection, counts 3
+    assert_eq!(run().await.unwrap(), 3);
+}

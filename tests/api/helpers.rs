@@ -743,6 +743,44 @@ pub async fn slow_link(upstream: &str, delay: std::time::Duration) -> String {
     addr
 }
 
+/// A TCP relay to `upstream` that, while the returned switch is on, loses the
+/// server's next answer: it closes that connection instead of passing the
+/// answer on (and turns the switch off). The command ran; its client never
+/// hears so. Returns the relay's address and the switch.
+pub async fn lossy_link(upstream: &str) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let lose = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (upstream, switch) = (upstream.to_owned(), lose.clone());
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                continue;
+            };
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            tokio::spawn(async move { tokio::io::copy(&mut cr, &mut sw).await });
+            let lose = lose.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = sr.read(&mut buf).await {
+                    if n == 0 || lose.swap(false, Ordering::SeqCst) {
+                        break;
+                    }
+                    if cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                // dropping both halves closes the client's side
+                let _ = cw.shutdown().await;
+            });
+        }
+    });
+    (addr, switch)
+}
+
 /// Every key of this test's Redis prefix matching `pattern` (after the prefix),
 /// on a single Redis or on every master of a Cluster.
 pub async fn redis_keys(app: &TestApp, pattern: &str) -> Vec<String> {
