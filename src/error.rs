@@ -246,20 +246,27 @@ impl From<fred::error::Error> for ApiError {
     }
 }
 
-/// Redis cannot answer now but will (a lost connection, a failover under
-/// way): a 503 the client retries, not a bug. A command is never sent twice
-/// (`redis::Redis::connect`), so one in flight when its connection dropped
-/// fails with fred's "Too many failed write attempts" or "Failed to route
-/// command"; a node in a switch answers READONLY, LOADING, MASTERDOWN or TRYAGAIN.
+/// Redis cannot answer now but will (a lost connection, a failover or a
+/// resharding under way, a full or busy server): a 503 the client retries,
+/// not a bug. A command is never sent twice (`redis::Redis::connect`), so one
+/// caught in a dropped connection or a redirection fails with fred's "Too many
+/// failed write attempts" or "Failed to route command".
 fn redis_unavailable(e: &fred::error::Error) -> bool {
     use fred::error::ErrorKind;
-    const PASSING: [&str; 6] = [
+    const PASSING: [&str; 13] = [
         "Too many failed write attempts",
         "Failed to route command",
+        "CLUSTERDOWN",
+        "MOVED",
+        "ASK",
+        "TRYAGAIN",
         "READONLY",
         "LOADING",
         "MASTERDOWN",
-        "TRYAGAIN",
+        "NOREPLICAS",
+        "BUSY",
+        "NOSCRIPT",
+        "OOM",
     ];
     match e.kind() {
         ErrorKind::IO
@@ -267,9 +274,11 @@ fn redis_unavailable(e: &fred::error::Error) -> bool {
         | ErrorKind::Canceled
         | ErrorKind::Backpressure
         | ErrorKind::Routing
-        | ErrorKind::Cluster
         | ErrorKind::Sentinel => true,
-        ErrorKind::Unknown => PASSING.iter().any(|p| e.details().starts_with(p)),
+        // not fred's own "All keys must belong to the same cluster node": a key-naming bug
+        ErrorKind::Cluster | ErrorKind::Unknown => {
+            PASSING.iter().any(|p| e.details().starts_with(p))
+        }
         _ => false,
     }
 }
@@ -448,6 +457,14 @@ mod tests {
                 "CLUSTERDOWN The cluster is down",
             ),
             fred::error::Error::new(fred::error::ErrorKind::IO, "Connection closed."),
+            fred::error::Error::new(
+                fred::error::ErrorKind::Unknown,
+                "BUSY Redis is busy running a script.",
+            ),
+            fred::error::Error::new(
+                fred::error::ErrorKind::Unknown,
+                "NOREPLICAS Not enough good replicas to write.",
+            ),
         ];
         for e in passing {
             assert!(
@@ -456,6 +473,14 @@ mod tests {
             );
         }
         let bugs = [
+            fred::error::Error::new(
+                fred::error::ErrorKind::Cluster,
+                "All keys must belong to the same cluster node.",
+            ),
+            fred::error::Error::new(
+                fred::error::ErrorKind::Unknown,
+                "CROSSSLOT Keys in request don't hash to the same slot",
+            ),
             fred::error::Error::new(
                 fred::error::ErrorKind::Unknown,
                 "ERR user_script:1: Script attempted to access nonexistent global variable",

@@ -256,9 +256,12 @@ pub async fn pair(
         ..
     } = &outcome
         && (ticket.cost > 0 || *partner_cost > 0)
-        && !replicated(redis, client, cfg, ticket.shard).await?
+        && !replicated(redis, client, cfg, ticket.shard)
+            .await
+            .unwrap_or(false)
     {
         // a failover could take the pair away after it was paid for: undo it
+        // (also when WAIT itself failed: its connection dropped, Redis may be failing over)
         unpair(redis, cfg, *match_id, &[ticket.uid, *partner], now).await?;
         return Err(ApiError::Unavailable(
             "a new pair was not replicated in time".into(),
