@@ -39,7 +39,9 @@ impl Redis {
             })
             .set_policy(reconnect_policy())
             .build_pool(cfg.redis_pool_size)?;
-        pool.init().await?;
+        for client in pool.clients() {
+            tokio::spawn(keep_running(client.clone(), client.init().await?));
+        }
         let scripts = Scripts::default();
         scripts.load_all(pool.next()).await?;
         Ok(Redis {
@@ -77,6 +79,22 @@ impl Redis {
         script
             .evalsha_with_reload(self.pool.next(), keys, args)
             .await
+    }
+}
+
+/// Starts a pooled client again whenever its router stops with an error:
+/// with one attempt per command, fred 10.1 stops the router on an `ASK`
+/// redirection (a slot being migrated), and a stopped client would time out
+/// every command the pool hands it. Ends when the client quits.
+async fn keep_running(client: Client, mut router: fred::types::ConnectHandle) {
+    loop {
+        match router.await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => tracing::error!(error = %e, "a Redis client stopped; starting it again"),
+            Err(e) => tracing::error!(error = %e, "a Redis client's task ended; starting it again"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        router = client.connect();
     }
 }
 

@@ -240,6 +240,45 @@ impl Cluster {
         None
     }
 
+    /// Starts moving `key`'s slot from its master to another (`MIGRATING` on
+    /// the one, `IMPORTING` on the other), as a resharding does; returns the
+    /// slot and the two masters' indexes.
+    pub fn migrate_start(&self, key: &str) -> (u16, usize, usize) {
+        let from = self.master_of(key);
+        let to = (0..self.nodes.len())
+            .find(|&i| {
+                i != from
+                    && cli(self.nodes[i].port, &["role"]).is_some_and(|r| r.starts_with("master"))
+            })
+            .expect("another master");
+        let slot: u16 = cli(self.nodes[from].port, &["cluster", "keyslot", key])
+            .unwrap()
+            .parse()
+            .unwrap();
+        let (slot_arg, from_id, to_id) = (slot.to_string(), self.id(from), self.id(to));
+        let importing = ["cluster", "setslot", &slot_arg, "importing", &from_id];
+        assert_eq!(cli(self.nodes[to].port, &importing).as_deref(), Some("OK"));
+        let migrating = ["cluster", "setslot", &slot_arg, "migrating", &to_id];
+        assert_eq!(
+            cli(self.nodes[from].port, &migrating).as_deref(),
+            Some("OK")
+        );
+        (slot, from, to)
+    }
+
+    /// Ends a migration begun by `migrate_start`: the slot is `to`'s.
+    pub fn migrate_end(&self, slot: u16, from: usize, to: usize) {
+        let (slot_arg, to_id) = (slot.to_string(), self.id(to));
+        for node in [to, from] {
+            let owner = ["cluster", "setslot", &slot_arg, "node", &to_id];
+            assert_eq!(cli(self.nodes[node].port, &owner).as_deref(), Some("OK"));
+        }
+    }
+
+    fn id(&self, node: usize) -> String {
+        cli(self.nodes[node].port, &["cluster", "myid"]).unwrap()
+    }
+
     /// The last lines of every node's log.
     pub fn logs(&self) -> String {
         self.nodes
