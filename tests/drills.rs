@@ -282,32 +282,23 @@ async fn drill_a_slot_moved_between_masters() {
     let cluster = tokio::task::spawn_blocking(servers::Cluster::start)
         .await
         .unwrap();
-    let url = cluster.url();
-    let cfg = voxmatch::config::Config::from_source(&|k: &str| match k {
-        "REDIS_URL" => Some(url.clone()),
-        "REDIS_POOL_SIZE" => Some("1".into()),
-        _ => None,
-    })
-    .unwrap();
-    let redis = voxmatch::redis::Redis::connect(&cfg).await.unwrap();
-    let script = fred::types::scripts::Script::from_lua("return redis.call('INCR', KEYS[1])");
-    let run = |key: &'static str| redis.run::<i64, _, _>(&script, key, Vec::<String>::new());
-    assert_eq!(run("{elsewhere}runs").await.unwrap(), 1);
+    let counter = RunCounter::connect(&cluster.url()).await;
+    assert_eq!(counter.run("{elsewhere}runs").await.unwrap(), 1);
     let (slot, from, to) = cluster.migrate_start("{moved}runs");
-    let asked = run("{moved}runs").await;
+    let asked = counter.run("{moved}runs").await;
     assert!(asked.is_err(), "no ASK: {asked:?}");
     cluster.migrate_end(slot, from, to);
     let moved = Instant::now();
     // the first command may meet a MOVED (the client's slot map is old): one attempt, a 503
     let result = loop {
-        match run("{moved}runs").await {
+        match counter.run("{moved}runs").await {
             Ok(n) => break n,
             Err(e) => assert!(moved.elapsed() < Duration::from_secs(10), "{e}"),
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(result, 1);
-    assert_eq!(run("{elsewhere}runs").await.unwrap(), 2);
+    assert_eq!(counter.run("{elsewhere}runs").await.unwrap(), 2);
     println!(
         "drill slot moved: commands ran again {:.1} s after the move",
         moved.elapsed().as_secs_f64()

@@ -732,22 +732,12 @@ async fn a_script_whose_answer_is_lost_is_not_run_again() {
     let host = upstream.trim_start_matches("redis://");
     let host = host.split('/').next().unwrap();
     let (relay, lose_next_answer) = lossy_link(host).await;
-    let prefix = format!("{}:", unique("t"));
-    let url = format!("redis://{relay}");
-    let cfg = voxmatch::config::Config::from_source(&|k: &str| match k {
-        "REDIS_URL" => Some(url.clone()),
-        "REDIS_POOL_SIZE" => Some("1".into()),
-        _ => None,
-    })
-    .unwrap();
-    let redis = voxmatch::redis::Redis::connect(&cfg).await.unwrap();
-    let script = fred::types::scripts::Script::from_lua("return redis.call('INCR', KEYS[1])");
-    let key = format!("{prefix}runs");
-    let run = || redis.run::<i64, _, _>(&script, key.as_str(), Vec::<String>::new());
-    assert_eq!(run().await.unwrap(), 1);
+    let counter = RunCounter::connect(&format!("redis://{relay}")).await;
+    let key = format!("{}:runs", unique("t"));
+    assert_eq!(counter.run(&key).await.unwrap(), 1);
     lose_next_answer.store(true, Ordering::SeqCst);
-    let lost = run().await;
+    let lost = counter.run(&key).await;
     assert!(lost.is_err(), "{lost:?}");
     // it ran once: the next run, on a new connection, counts 3
-    assert_eq!(run().await.unwrap(), 3);
+    assert_eq!(counter.run(&key).await.unwrap(), 3);
 }

@@ -743,6 +743,35 @@ pub async fn slow_link(upstream: &str, delay: std::time::Duration) -> String {
     addr
 }
 
+/// The server's own Redis client (one pooled connection) against `url`, and a
+/// script that counts its runs in a key.
+pub struct RunCounter {
+    redis: voxmatch::redis::Redis,
+    script: fred::types::scripts::Script,
+}
+
+impl RunCounter {
+    pub async fn connect(url: &str) -> Self {
+        let cfg = Config::from_source(&|k: &str| match k {
+            "REDIS_URL" => Some(url.to_owned()),
+            "REDIS_POOL_SIZE" => Some("1".into()),
+            _ => None,
+        })
+        .unwrap();
+        RunCounter {
+            redis: voxmatch::redis::Redis::connect(&cfg).await.unwrap(),
+            script: fred::types::scripts::Script::from_lua("return redis.call('INCR', KEYS[1])"),
+        }
+    }
+
+    /// Runs the script on `key`: how many times it ran there.
+    pub async fn run(&self, key: &str) -> Result<i64, fred::error::Error> {
+        self.redis
+            .run(&self.script, key, Vec::<String>::new())
+            .await
+    }
+}
+
 /// A TCP relay to `upstream` that, while the returned switch is on, loses the
 /// server's next answer: it closes that connection instead of passing the
 /// answer on (and turns the switch off). The command ran; its client never
