@@ -167,10 +167,7 @@ async fn events_cross(a: &TestApp, b: &TestApp) {
     let (w, m) = (member(a, "female", 77).await, member(a, "male", 77).await);
     // only each other: the drill's crowd may still wait in the pool
     for user in [&w, &m] {
-        let (status, _) = a
-            .settings(&user.token, json!({"age_range": [70, 80]}))
-            .await;
-        assert_eq!(status, StatusCode::OK);
+        settings(a, user, json!({"age_range": [70, 80]})).await;
     }
     let mut socket = websocket(&b.url, &w.token).await;
     // the node may still be reconnecting: retry the pairing for a while
@@ -290,14 +287,8 @@ async fn drill_a_slot_moved_between_masters() {
     cluster.migrate_end(slot, from, to);
     let moved = Instant::now();
     // the first command may meet a MOVED (the client's slot map is old): one attempt, a 503
-    let result = loop {
-        match counter.run("{moved}runs").await {
-            Ok(n) => break n,
-            Err(e) => assert!(moved.elapsed() < Duration::from_secs(10), "{e}"),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert_eq!(result, 1);
+    let result = eventually(|| counter.run("{moved}runs"), Result::is_ok).await;
+    assert_eq!(result.unwrap(), 1);
     assert_eq!(counter.run("{elsewhere}runs").await.unwrap(), 2);
     println!(
         "drill slot moved: commands ran again {:.1} s after the move",

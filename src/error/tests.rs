@@ -98,71 +98,56 @@ fn every_error_code_is_in_the_catalogue() {
 
 #[test]
 fn redis_errors_that_pass_are_503_and_the_rest_500() {
+    use fred::error::{Error, ErrorKind};
     let passing = [
-        fred::error::Error::new(
-            fred::error::ErrorKind::Unknown,
-            "Too many failed write attempts.",
-        ),
-        fred::error::Error::new(fred::error::ErrorKind::Unknown, "Failed to route command."),
-        fred::error::Error::new(fred::error::ErrorKind::Routing, "Failed to route command."),
-        fred::error::Error::new(
-            fred::error::ErrorKind::Unknown,
+        (ErrorKind::Unknown, "Too many failed write attempts."),
+        (ErrorKind::Unknown, "Failed to route command."),
+        (ErrorKind::Routing, "Failed to route command."),
+        (
+            ErrorKind::Unknown,
             "READONLY You can't write against a read only replica.",
         ),
-        fred::error::Error::new(
-            fred::error::ErrorKind::Unknown,
+        (
+            ErrorKind::Unknown,
             "LOADING Redis is loading the dataset in memory",
         ),
-        fred::error::Error::new(
-            fred::error::ErrorKind::Unknown,
+        (
+            ErrorKind::Unknown,
             "TRYAGAIN Multiple keys request during rehashing of slot",
         ),
-        fred::error::Error::new(
-            fred::error::ErrorKind::Cluster,
-            "CLUSTERDOWN The cluster is down",
-        ),
-        fred::error::Error::new(fred::error::ErrorKind::IO, "Connection closed."),
-        fred::error::Error::new(
-            fred::error::ErrorKind::Unknown,
-            "BUSY Redis is busy running a script.",
-        ),
-        fred::error::Error::new(
-            fred::error::ErrorKind::Unknown,
+        (ErrorKind::Cluster, "CLUSTERDOWN The cluster is down"),
+        (ErrorKind::IO, "Connection closed."),
+        (ErrorKind::Unknown, "BUSY Redis is busy running a script."),
+        (
+            ErrorKind::Unknown,
             "NOREPLICAS Not enough good replicas to write.",
         ),
     ];
-    for e in passing {
-        assert!(
-            matches!(ApiError::from(e.clone()), ApiError::Unavailable(_)),
-            "{e}"
-        );
+    for (kind, details) in passing {
+        let e = ApiError::from(Error::new(kind, details));
+        assert!(matches!(e, ApiError::Unavailable(_)), "{details}");
     }
     let bugs = [
-        fred::error::Error::new(
-            fred::error::ErrorKind::Cluster,
+        (
+            ErrorKind::Cluster,
             "All keys must belong to the same cluster node.",
         ),
-        fred::error::Error::new(
-            fred::error::ErrorKind::Unknown,
+        (
+            ErrorKind::Unknown,
             "CROSSSLOT Keys in request don't hash to the same slot",
         ),
-        fred::error::Error::new(
-            fred::error::ErrorKind::Unknown,
+        (
+            ErrorKind::Unknown,
             "ERR user_script:1: Script attempted to access nonexistent global variable",
         ),
-        fred::error::Error::new(
-            fred::error::ErrorKind::InvalidArgument,
+        (
+            ErrorKind::InvalidArgument,
             "WRONGTYPE Operation against a key holding the wrong kind of value",
         ),
-        fred::error::Error::new(
-            fred::error::ErrorKind::Parse,
-            "Could not convert to integer.",
-        ),
+        (ErrorKind::Parse, "Could not convert to integer."),
     ];
-    for e in bugs {
-        assert!(
-            matches!(ApiError::from(e.clone()), ApiError::Internal(_)),
-            "{e}"
-        );
+    for (kind, details) in bugs {
+        let e = ApiError::from(Error::new(kind, details));
+        assert!(matches!(e, ApiError::Internal(_)), "{details}");
     }
 }
