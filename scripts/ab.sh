@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # A/B of release binaries of the node on the match cycle: for each ROUND, each binary
 # serves one vmload round (../shared/bench: 400 users, 12 s, wait=5) and the script prints
-# its req/s and the CPU time per request of the node, Redis and vmload, read from
-# /proc/<pid>/stat over 8 s of the round (after vmload's sign-ups).
+# vmload's req/s, the node's req/s over 8 s of the round (after vmload's sign-ups, counted
+# by its /metrics) and the CPU time per request of the node, Redis and vmload over those
+# 8 s, read from /proc/<pid>/stat. The 8 s figures are free of vmload's tail: a round where
+# a user is left in a long poll at the end (waiting=1) runs up to 5 s longer, and its
+# whole-run req/s drops by up to a third (BENCHMARKS.md).
 #   scripts/ab.sh /tmp/voxmatch-a /tmp/voxmatch-b      (ROUNDS=3 by default)
 # Needs Redis (port 16379) and Postgres up (scripts/dev.sh run) and vmload built by ratio.sh.
 set -euo pipefail
@@ -13,6 +16,12 @@ node=
 trap '[ -n "$node" ] && kill "$node" 2>/dev/null' EXIT
 
 # CPU ticks used so far by the processes whose command line matches $1
+# requests the node answered so far (every route but /metrics)
+served() {
+  curl -s http://127.0.0.1:8080/metrics |
+    awk '/^http_request_duration_seconds_count/ && !/route="\/metrics"/ {s += $2} END {print s + 0}'
+}
+
 ticks() { for p in $(pgrep -f "$1"); do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{t += $1} END {print t + 0}'; }
 
 for _ in $(seq "${ROUNDS:-3}"); do
@@ -31,13 +40,14 @@ for _ in $(seq "${ROUNDS:-3}"); do
       sleep 0.2
     done
     sleep 1
-    before=("$(ticks "^$bin")" "$(ticks "redis-server.*:16379")" "$(ticks "$vmload")")
+    before=("$(ticks "^$bin")" "$(ticks "redis-server.*:16379")" "$(ticks "$vmload")" "$(served)")
     sleep 8
-    after=("$(ticks "^$bin")" "$(ticks "redis-server.*:16379")" "$(ticks "$vmload")")
+    after=("$(ticks "^$bin")" "$(ticks "redis-server.*:16379")" "$(ticks "$vmload")" "$(served)")
     wait "$vm"
     rps=$(grep -o 'req_per_s=[0-9]*' /tmp/ab.out | cut -d= -f2)
-    per() { awk -v a="$1" -v b="$2" -v t="$tick" -v r="$rps" 'BEGIN {printf "%.0f", (b - a) / t / 8 * 1e6 / r}'; }
-    echo "$(basename "$bin") req/s=$rps $(grep -o 'waiting=[0-9]*' /tmp/ab.out)" \
+    steady=$(((after[3] - before[3]) / 8))
+    per() { awk -v a="$1" -v b="$2" -v t="$tick" -v r="$steady" 'BEGIN {printf "%.0f", (b - a) / t / 8 * 1e6 / r}'; }
+    echo "$(basename "$bin") req/s=$rps $(grep -o 'waiting=[0-9]*' /tmp/ab.out) steady_req/s=$steady" \
       "node=$(per "${before[0]}" "${after[0]}")us redis=$(per "${before[1]}" "${after[1]}")us" \
       "vmload=$(per "${before[2]}" "${after[2]}")us peak_rss=$(awk '/VmHWM/ {print int($2 / 1024) "MB"}' "/proc/$node/status")"
     kill "$node"
