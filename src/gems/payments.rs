@@ -5,13 +5,14 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use sqlx::PgPool;
 
 use super::ledger::{self, Applied};
 use super::model::Charged;
 use crate::error::{ApiError, ApiResult};
+use crate::http::provider::Provider;
 use crate::messages;
 
 /// Largest purchase one token may carry.
@@ -56,19 +57,11 @@ impl PaymentVerifier for TestTokens {
 /// `Authorization: Bearer <key>`, answering `{"valid": bool, "gems": n}`.
 /// 2xx with `valid: false` or any 4xx is an invalid token; time-outs, 5xx and
 /// malformed answers mean the verifier is unavailable.
-pub struct HttpVerifier {
-    client: reqwest::Client,
-    url: String,
-    key: Option<SecretString>,
-}
+pub struct HttpVerifier(Provider);
 
 impl HttpVerifier {
     pub fn new(url: String, key: Option<SecretString>, timeout: Duration) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .expect("a plain reqwest client builds");
-        HttpVerifier { client, url, key }
+        HttpVerifier(Provider::new(url, key, timeout))
     }
 }
 
@@ -82,15 +75,9 @@ struct VerifierAnswer {
 #[async_trait::async_trait]
 impl PaymentVerifier for HttpVerifier {
     async fn verify(&self, token: &str) -> Result<Verdict, String> {
-        let mut request = self
-            .client
-            .post(&self.url)
-            .json(&serde_json::json!({"payment_token": token}));
-        if let Some(key) = &self.key {
-            request = request.bearer_auth(key.expose_secret());
-        }
-        let response = request
-            .send()
+        let response = self
+            .0
+            .post(&serde_json::json!({"payment_token": token}))
             .await
             .map_err(|e| format!("payment verifier: {e}"))?;
         let status = response.status();

@@ -10,6 +10,7 @@
 //! without warp ever backtracking into other routes.
 
 pub mod body;
+pub mod provider;
 pub mod reply;
 
 use std::convert::Infallible;

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fred::prelude::*;
-use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -20,6 +19,7 @@ use super::outbox::Job;
 use super::store;
 use crate::config::PushConfig;
 use crate::error::ApiResult;
+use crate::http::provider::Provider;
 use crate::presence;
 use crate::state::AppState;
 
@@ -31,11 +31,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const PUSHED_TTL_SEC: i64 = 86_400;
 
 /// The HTTP push provider.
-pub struct Provider {
-    client: reqwest::Client,
-    url: String,
-    key: Option<SecretString>,
-}
+pub struct Pusher(Provider);
 
 /// What the provider made of one push.
 #[derive(Debug, PartialEq, Eq)]
@@ -53,17 +49,13 @@ struct Request<'a> {
     event: &'a RawValue,
 }
 
-impl Provider {
+impl Pusher {
     pub fn new(cfg: &PushConfig) -> Option<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(cfg.timeout_ms.max(1)))
-            .build()
-            .expect("a plain reqwest client builds");
-        Some(Provider {
-            client,
-            url: cfg.provider_url.clone()?,
-            key: cfg.provider_key.clone(),
-        })
+        Some(Pusher(Provider::new(
+            cfg.provider_url.clone()?,
+            cfg.provider_key.clone(),
+            Duration::from_millis(cfg.timeout_ms.max(1)),
+        )))
     }
 
     /// One push, retried on time-outs, 429 and 5xx.
@@ -76,11 +68,7 @@ impl Provider {
         let mut backoff = FIRST_BACKOFF;
         let mut why = String::new();
         for attempt in 1..=TRIES {
-            let mut request = self.client.post(&self.url).json(&body);
-            if let Some(key) = &self.key {
-                request = request.bearer_auth(key.expose_secret());
-            }
-            match request.send().await {
+            match self.0.post(&body).await {
                 Ok(res) if res.status().is_success() => return Sent::Delivered,
                 Ok(res) if res.status().as_u16() == 410 => return Sent::Gone,
                 Ok(res) if res.status().is_server_error() || res.status().as_u16() == 429 => {
@@ -100,7 +88,7 @@ impl Provider {
 
 /// Runs the worker until the server stops.
 pub fn spawn(state: AppState, mut jobs: mpsc::Receiver<Job>, mut stop: watch::Receiver<bool>) {
-    let Some(provider) = Provider::new(&state.cfg.push) else {
+    let Some(provider) = Pusher::new(&state.cfg.push) else {
         return;
     };
     let provider = Arc::new(provider);
@@ -131,7 +119,7 @@ pub fn spawn(state: AppState, mut jobs: mpsc::Receiver<Job>, mut stop: watch::Re
 
 /// Pushes one job to every device of its user, unless they are online or it
 /// was pushed already.
-async fn push(state: &AppState, provider: &Provider, job: &Job) -> ApiResult<()> {
+async fn push(state: &AppState, provider: &Pusher, job: &Job) -> ApiResult<()> {
     if presence::store::online(state, job.uid).await? {
         return Ok(());
     }

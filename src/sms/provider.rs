@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
+
+use crate::http::provider::Provider;
 
 #[async_trait::async_trait]
 pub trait SmsSender: Send + Sync {
@@ -24,34 +26,20 @@ impl SmsSender for LogOnlySms {
 
 /// POSTs `{"to": phone, "text": text}` with `Authorization: Bearer <key>`;
 /// any 2xx is delivered.
-pub struct HttpSms {
-    client: reqwest::Client,
-    url: String,
-    key: Option<SecretString>,
-}
+pub struct HttpSms(Provider);
 
 impl HttpSms {
     pub fn new(url: String, key: Option<SecretString>) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .expect("a plain reqwest client builds");
-        HttpSms { client, url, key }
+        HttpSms(Provider::new(url, key, Duration::from_secs(5)))
     }
 }
 
 #[async_trait::async_trait]
 impl SmsSender for HttpSms {
     async fn send(&self, phone: &str, text: &str) -> Result<(), String> {
-        let mut request = self
-            .client
-            .post(&self.url)
-            .json(&serde_json::json!({"to": phone, "text": text}));
-        if let Some(key) = &self.key {
-            request = request.bearer_auth(key.expose_secret());
-        }
-        let response = request
-            .send()
+        let response = self
+            .0
+            .post(&serde_json::json!({"to": phone, "text": text}))
             .await
             .map_err(|e| format!("sms provider: {e}"))?;
         if response.status().is_success() {
