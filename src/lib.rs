@@ -31,7 +31,7 @@
 //!                                                 └──────> <domain>::{model, store}, other
 //!                                                          domains' model/store only
 //!  ─────────────────────────────────────────────────────────────────────────────────────
-//!  http (filters, body, reply), state              (the floor every handler stands on)
+//!  http (filters, body, reply, provider), state    (the floor every handler stands on)
 //!  ─────────────────────────────────────────────────────────────────────────────────────
 //!  ground floor: error, messages, config, session, redis (keys, scripts), ratelimit,
 //!  heavy, tasks, telemetry, realtime::hub + protocol, users::model

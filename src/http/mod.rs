@@ -1,6 +1,7 @@
 //! Shared HTTP pieces: filters that *extract* (the state, the signed-in
 //! caller, the language, bodies, the client address), the way handlers run
-//! (`detached`), and the one `recover`.
+//! (`detached`), and the one `recover`; also the one way of calling an
+//! outside provider (`provider`: SMS, push, payments).
 //!
 //! Every route is `path.and(method).and(signed_in(&state))` (or `public`),
 //! then `.then(|.., lang, state, me| detached(lang, handler(state, me, ..)))`.
