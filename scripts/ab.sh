@@ -15,13 +15,13 @@ tick=$(getconf CLK_TCK)
 node=
 trap '[ -n "$node" ] && kill "$node" 2>/dev/null' EXIT
 
-# CPU ticks used so far by the processes whose command line matches $1
 # requests the node answered so far (every route but /metrics)
 served() {
   curl -s http://127.0.0.1:8080/metrics |
     awk '/^http_request_duration_seconds_count/ && !/route="\/metrics"/ {s += $2} END {print s + 0}'
 }
 
+# CPU ticks used so far by the processes whose command line matches $1
 ticks() { for p in $(pgrep -f "$1"); do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{t += $1} END {print t + 0}'; }
 
 for _ in $(seq "${ROUNDS:-3}"); do
