@@ -18,6 +18,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
+use futures_util::FutureExt;
 use warp::filters::BoxedFilter;
 use warp::http::HeaderValue;
 use warp::reply::Response;
@@ -114,26 +115,30 @@ pub fn query_value(query: &str, name: &str) -> Option<String> {
 /// so that a client who hangs up mid-request cannot cancel it half-way (a
 /// transaction left open on a pooled connection, a pair made but not charged).
 /// Long polls and streams, which must stop when their client goes, run in the
-/// request's task (`in_lang`) and detach only their writes.
-pub async fn detached<F>(lang: Lang, handler: F) -> Response
+/// request's task (`in_lang`) and detach only their writes. The task starts at
+/// once, so that the route's future holds only its handle, not the handler.
+pub fn detached<F>(lang: Lang, handler: F) -> impl Future<Output = Response>
 where
     F: Future<Output = ApiResult<Response>> + Send + 'static,
 {
     // errors are rendered in the request's language too
-    let task = LANG.scope(lang, async move { respond(handler.await) });
-    match tokio::spawn(task).await {
-        Ok(response) => response,
-        Err(e) => ApiError::Internal(format!("handler task: {e}")).into_response(),
+    let task = tokio::spawn(in_lang(lang, handler));
+    async move {
+        match task.await {
+            Ok(response) => response,
+            Err(e) => ApiError::Internal(format!("handler task: {e}")).into_response(),
+        }
     }
 }
 
-/// Runs a handler in the request's own task and language.
-pub async fn in_lang<F>(lang: Lang, handler: F) -> Response
+/// Runs a handler in the request's own task and language. A plain function:
+/// an `async fn` here would hold the handler's future twice more, and every
+/// route's future is as large as its largest handler's (BENCHMARKS.md).
+pub fn in_lang<F>(lang: Lang, handler: F) -> impl Future<Output = Response>
 where
     F: Future<Output = ApiResult<Response>>,
 {
-    LANG.scope(lang, async move { respond(handler.await) })
-        .await
+    LANG.scope(lang, handler.map(respond))
 }
 
 /// `limit` (default 20, 1–100) and `before` (an id: only older items) of every list.

@@ -145,7 +145,9 @@ async fn run_on(
     let (prefix, seen) = shard_keys(redis, cfg, shard)?;
     let mut argv = vec![prefix, redis.events_channel()];
     argv.extend(args);
-    let mut reply: Vec<Value> = script.evalsha_with_reload(client, vec![seen], argv).await?;
+    // boxed, as every fred call on a request's path (see `crate::redis`)
+    let mut reply: Vec<Value> =
+        Box::pin(script.evalsha_with_reload(client, vec![seen], argv)).await?;
     if reply.is_empty() {
         return Err(ApiError::Internal(
             "a matching script answered nothing".into(),
@@ -158,7 +160,7 @@ async fn run_on(
             .map_err(|e| ApiError::Internal(format!("script outbox: {e}")))?;
         for (uid, event) in events {
             let uid = uid.parse().unwrap_or_default();
-            bus::publish(redis, &[uid], &event).await?;
+            Box::pin(bus::publish(redis, &[uid], &event)).await?;
         }
     }
     Ok(reply)

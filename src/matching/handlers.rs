@@ -122,7 +122,8 @@ pub async fn random(
         None => {
             // after a wait, the pool is asked again (the filters may have relaxed)
             let fresh = if wait == 0 { queue } else { None };
-            let status = service::queue_status(&state, &ticket, fresh).await?;
+            // boxed: a rare path, kept out of the route's future (see `crate::redis`)
+            let status = Box::pin(service::queue_status(&state, &ticket, fresh)).await?;
             Ok(json_response(StatusCode::ACCEPTED, &status))
         }
     }
@@ -174,8 +175,9 @@ pub async fn decision(state: AppState, me: AuthUser, body: Body) -> ApiResult<Re
                 // the window closed without the partner: undecided counts as reject
                 None => {
                     let late = engine::now_ms().max(deadline_ms);
-                    match engine::decide(&state.redis, cfg, me.id, req.match_id, true, late).await?
-                    {
+                    // boxed: a rare path, kept out of the route's future (see `crate::redis`)
+                    let again = engine::decide(&state.redis, cfg, me.id, req.match_id, true, late);
+                    match Box::pin(again).await? {
                         DecideOutcome::Matched => "matched",
                         _ => "next",
                     }

@@ -72,30 +72,27 @@ impl Bus {
         if !self.redis.clustered {
             return Ok(());
         }
-        subscribed
-            .get_or_try_init(|| async {
-                let _serial = self.changes.lock().await;
-                self.subscriber
-                    .ssubscribe(self.redis.keys.user_channel(uid))
-                    .await
-            })
-            .await?;
+        // boxed, as every fred call on a request's path (see `crate::redis`)
+        Box::pin(subscribed.get_or_try_init(|| async {
+            let _serial = self.changes.lock().await;
+            self.subscriber
+                .ssubscribe(self.redis.keys.user_channel(uid))
+                .await
+        }))
+        .await?;
         Ok(())
     }
 
     /// The events of `uid` after the stream id `after`, of the last 5 minutes, in order.
     pub async fn read_after(&self, uid: i64, after: &str) -> ApiResult<Vec<Event>> {
         let oldest = chrono::Utc::now().timestamp_millis() - KEEP_MS;
-        let entries: Vec<(String, Vec<(String, String)>)> = self
-            .redis
-            .pool
-            .xrange(
-                self.redis.keys.user_events(uid),
-                format!("({after}"),
-                "+",
-                Some(128),
-            )
-            .await?;
+        let entries: Vec<(String, Vec<(String, String)>)> = Box::pin(self.redis.pool.xrange(
+            self.redis.keys.user_events(uid),
+            format!("({after}"),
+            "+",
+            Some(128),
+        ))
+        .await?;
         Ok(entries
             .into_iter()
             .filter(|(id, _)| stream_position(id).is_some_and(|(ms, _)| ms as i64 >= oldest))

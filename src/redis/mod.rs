@@ -1,4 +1,8 @@
 //! Redis: the connection pool, every key name (`keys`) and the Lua scripts (`scripts`).
+//!
+//! A fred command's future is about 5 KB. On a request's path it is awaited
+//! boxed (`Box::pin`): awaited inline, it would grow every future around it,
+//! up to the route's, which is allocated and copied whole on every request.
 
 pub mod keys;
 pub mod scripts;
@@ -76,9 +80,7 @@ impl Redis {
         V: TryInto<MultipleValues> + Send,
         V::Error: Into<fred::error::Error> + Send,
     {
-        script
-            .evalsha_with_reload(self.pool.next(), keys, args)
-            .await
+        Box::pin(script.evalsha_with_reload(self.pool.next(), keys, args)).await
     }
 }
 

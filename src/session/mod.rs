@@ -178,8 +178,9 @@ impl Tokens {
             Ok(uid) if uid == user.id => {}
             Ok(_) => return Err(ApiError::InvalidToken),
             Err(ticket) => {
+                // boxed, as every fred call on a request's path (see `crate::redis`)
                 let session: Option<String> =
-                    redis.pool.get(redis.keys.session(&user.session)).await?;
+                    Box::pin(redis.pool.get(redis.keys.session(&user.session))).await?;
                 let owner = session.as_deref().and_then(|s| s.split(':').next());
                 if owner != Some(user.id.to_string().as_str()) {
                     return Err(ApiError::InvalidToken);
