@@ -145,9 +145,7 @@ async fn run_on(
     let (prefix, seen) = shard_keys(redis, cfg, shard)?;
     let mut argv = vec![prefix, redis.events_channel()];
     argv.extend(args);
-    // boxed, as every fred call on a request's path (see `crate::redis`)
-    let mut reply: Vec<Value> =
-        Box::pin(script.evalsha_with_reload(client, vec![seen], argv)).await?;
+    let mut reply: Vec<Value> = Redis::run_on(client, script, vec![seen], argv).await?;
     if reply.is_empty() {
         return Err(ApiError::Internal(
             "a matching script answered nothing".into(),

@@ -80,7 +80,23 @@ impl Redis {
         V: TryInto<MultipleValues> + Send,
         V::Error: Into<fred::error::Error> + Send,
     {
-        Box::pin(script.evalsha_with_reload(self.pool.next(), keys, args)).await
+        Self::run_on(self.pool.next(), script, keys, args).await
+    }
+
+    /// `run` on a given connection (a `WAIT` after it must follow on the same).
+    pub async fn run_on<R, K, V>(
+        client: &Client,
+        script: &fred::types::scripts::Script,
+        keys: K,
+        args: V,
+    ) -> Result<R, fred::error::Error>
+    where
+        R: FromValue,
+        K: Into<MultipleKeys> + Send,
+        V: TryInto<MultipleValues> + Send,
+        V::Error: Into<fred::error::Error> + Send,
+    {
+        Box::pin(script.evalsha_with_reload(client, keys, args)).await
     }
 }
 
