@@ -256,13 +256,14 @@ pub async fn pair(
         ..
     } = &outcome
         && (ticket.cost > 0 || *partner_cost > 0)
-        && !replicated(redis, client, cfg, ticket.shard)
+        // boxed: fred's WAIT future is kilobytes, and pairs that owe gems are the rare ones
+        && !Box::pin(replicated(redis, client, cfg, ticket.shard))
             .await
             .unwrap_or(false)
     {
         // a failover could take the pair away after it was paid for: undo it
         // (also when WAIT itself failed: its connection dropped, Redis may be failing over)
-        unpair(redis, cfg, *match_id, &[ticket.uid, *partner], now).await?;
+        Box::pin(unpair(redis, cfg, *match_id, &[ticket.uid, *partner], now)).await?;
         return Err(ApiError::Unavailable(
             "a new pair was not replicated in time".into(),
         ));

@@ -32,9 +32,10 @@ impl MatchIds {
                     return Ok(seq * MAX_SHARDS + shard as i64);
                 }
             }
-            let block: i64 = sqlx::query_scalar("SELECT nextval('match_id_blocks')")
-                .fetch_one(db)
-                .await?;
+            // boxed: a refill is rare, and sqlx's future would grow every pairing's
+            let block: i64 =
+                Box::pin(sqlx::query_scalar("SELECT nextval('match_id_blocks')").fetch_one(db))
+                    .await?;
             let mut range = self.range.lock().expect("match id lock");
             // another task may have refilled meanwhile; the newer block wins, none is reused
             if range.0 >= range.1 {

@@ -170,13 +170,15 @@ pub async fn search(state: AppState, ticket: Arc<Ticket>, with_status: bool) -> 
                     partner_since_ms,
                 ),
             };
+        // the paid and refunded paths are boxed: this future is a task of its own, copied
+        // whole when it is spawned and when it ends, and sqlx's futures are kilobytes
         if ticket.cost > 0 || partner_cost > 0 {
-            match pay(
+            match Box::pin(pay(
                 &state,
                 match_id,
                 (ticket.uid, ticket.cost),
                 (partner, partner_cost),
-            )
+            ))
             .await
             {
                 Ok(()) => {}
@@ -190,10 +192,17 @@ pub async fn search(state: AppState, ticket: Arc<Ticket>, with_status: bool) -> 
                 Err(Unpaid::Partner) => continue,
                 Err(Unpaid::Failed(e)) => return Err(e),
             }
-            if !engine::confirm(&state.redis, cfg, match_id, engine::now_ms()).await? {
+            if !Box::pin(engine::confirm(
+                &state.redis,
+                cfg,
+                match_id,
+                engine::now_ms(),
+            ))
+            .await?
+            {
                 // the match ended while it was charged: the gems go back, the search goes on
-                let refunded = ledger::refund_match(&state.db, match_id).await?;
-                state.users_changed(&refunded).await;
+                let refunded = Box::pin(ledger::refund_match(&state.db, match_id)).await?;
+                Box::pin(state.users_changed(&refunded)).await;
                 continue;
             }
         }

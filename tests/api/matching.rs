@@ -843,3 +843,19 @@ async fn in_a_crowd_of_classes_every_class_gets_its_turn() {
     };
     assert_eq!(body["matched_user"]["id"], first.id);
 }
+
+/// A pairing runs in a task of its own, whose future is copied whole when it is
+/// spawned, when it ends and when its answer is read. It stays small: the rare
+/// paths (charging gems, refunds, a new block of match ids) are boxed, since a
+/// future that awaits sqlx's or fred's inline grows by kilobytes (BENCHMARKS.md).
+#[tokio::test]
+async fn the_pairing_task_stays_small() {
+    let app = spawn_app().await;
+    let m = member(&app, "female", 30).await;
+    let ticket = voxmatch::matching::service::ticket(&app.state, m.id, None)
+        .await
+        .unwrap();
+    let search = voxmatch::matching::service::search(app.state.clone(), ticket, false);
+    let size = std::mem::size_of_val(&search);
+    assert!(size <= 2048, "the pairing future is {size} bytes");
+}
