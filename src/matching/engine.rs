@@ -123,29 +123,33 @@ pub fn shard_of_match(cfg: &MatchConfig, match_id: i64) -> Option<usize> {
 /// `KEYS = [T:seen]` (which routes it to the shard's slot). The reply's first
 /// element, the events the script could not deliver itself (on a Cluster), is
 /// delivered here and taken off.
-pub async fn run_in_shard(
+pub async fn run_in_shard<A: IntoIterator<Item = String>>(
     redis: &Redis,
     cfg: &MatchConfig,
     shard: usize,
     script: &fred::types::scripts::Script,
-    args: impl IntoIterator<Item = String>,
+    args: impl Fn() -> A,
 ) -> ApiResult<Vec<Value>> {
     run_on(redis, redis.pool.next(), cfg, shard, script, args).await
 }
 
 /// `run_in_shard` on a given connection (a `WAIT` after it must follow on the same).
-async fn run_on(
+/// `args` are built once, and again only if the script has to be loaded.
+async fn run_on<A: IntoIterator<Item = String>>(
     redis: &Redis,
     client: &Client,
     cfg: &MatchConfig,
     shard: usize,
     script: &fred::types::scripts::Script,
-    args: impl IntoIterator<Item = String>,
+    args: impl Fn() -> A,
 ) -> ApiResult<Vec<Value>> {
     let (prefix, seen) = shard_keys(redis, cfg, shard)?;
-    let mut argv = vec![prefix, redis.events_channel()];
-    argv.extend(args);
-    let mut reply: Vec<Value> = Redis::run_on(client, script, vec![seen], argv).await?;
+    let build = || {
+        let mut argv = vec![prefix.clone(), redis.events_channel()];
+        argv.extend(args());
+        (seen.clone(), argv)
+    };
+    let mut reply: Vec<Value> = Redis::run_on(client, script, build).await?;
     if reply.is_empty() {
         return Err(ApiError::Internal(
             "a matching script answered nothing".into(),
@@ -215,36 +219,39 @@ pub async fn pair(
     now: i64,
     with_status: bool,
 ) -> ApiResult<PairOutcome> {
-    let (lng, lat) = match ticket.location {
-        Some(l) => (l.lng.to_string(), l.lat.to_string()),
-        None => (String::new(), String::new()),
+    let args = || {
+        let (lng, lat) = match ticket.location {
+            Some(l) => (l.lng.to_string(), l.lat.to_string()),
+            None => (String::new(), String::new()),
+        };
+        let mut args: Vec<String> = Vec::with_capacity(22 + ticket.excluded.len());
+        args.extend([
+            ticket.uid.to_string(),
+            ticket.gender.as_str().to_owned(),
+            ticket.age.to_string(),
+            ticket.preferred.as_str().to_owned(),
+            ticket.age_min.to_string(),
+            ticket.age_max.to_string(),
+            ticket.radius_km.to_string(),
+            lng,
+            lat,
+            ticket.cost.to_string(),
+            ticket.card.clone(),
+            now.to_string(),
+            match_id.to_string(),
+            (cfg.show_time_sec * 1000).to_string(),
+            (cfg.rematch_cooldown_sec * 1000).to_string(),
+            (cfg.ghost_timeout_sec * 1000).to_string(),
+            ticket.balance.to_string(),
+            ticket.reach.scopes.clone(),
+            ticket.reach.searched.clone(),
+            ticket.reach.interests.clone(),
+            ticket.reach.relax.clone(),
+            if with_status { "1" } else { "0" }.to_owned(),
+        ]);
+        args.extend(ticket.excluded.iter().map(i64::to_string));
+        args
     };
-    let mut args: Vec<String> = Vec::with_capacity(22 + ticket.excluded.len());
-    args.extend([
-        ticket.uid.to_string(),
-        ticket.gender.as_str().to_owned(),
-        ticket.age.to_string(),
-        ticket.preferred.as_str().to_owned(),
-        ticket.age_min.to_string(),
-        ticket.age_max.to_string(),
-        ticket.radius_km.to_string(),
-        lng,
-        lat,
-        ticket.cost.to_string(),
-        ticket.card.clone(),
-        now.to_string(),
-        match_id.to_string(),
-        (cfg.show_time_sec * 1000).to_string(),
-        (cfg.rematch_cooldown_sec * 1000).to_string(),
-        (cfg.ghost_timeout_sec * 1000).to_string(),
-        ticket.balance.to_string(),
-        ticket.reach.scopes.clone(),
-        ticket.reach.searched.clone(),
-        ticket.reach.interests.clone(),
-        ticket.reach.relax.clone(),
-        if with_status { "1" } else { "0" }.to_owned(),
-    ]);
-    args.extend(ticket.excluded.iter().map(i64::to_string));
     let client = redis.pool.next();
     let script = &redis.scripts.match_pair;
     let reply = run_on(redis, client, cfg, ticket.shard, script, args).await?;
@@ -313,12 +320,14 @@ pub async fn decide(
         return Ok(DecideOutcome::Missing);
     };
     let decision = if accept { "accept" } else { "reject" };
-    let args = [
-        uid.to_string(),
-        match_id.to_string(),
-        decision.to_owned(),
-        now.to_string(),
-    ];
+    let args = || {
+        [
+            uid.to_string(),
+            match_id.to_string(),
+            decision.to_owned(),
+            now.to_string(),
+        ]
+    };
     let reply = run_in_shard(redis, cfg, shard, &redis.scripts.match_decide, args).await?;
     match reply_text(&reply, 0).as_str() {
         "missing" => Ok(DecideOutcome::Missing),
@@ -336,7 +345,7 @@ pub async fn decide(
 /// Returns whether they were waiting.
 pub async fn cancel(redis: &Redis, cfg: &MatchConfig, uid: i64, shard: usize) -> ApiResult<bool> {
     let script = &redis.scripts.match_cancel;
-    let reply = run_in_shard(redis, cfg, shard, script, [uid.to_string()]).await?;
+    let reply = run_in_shard(redis, cfg, shard, script, || [uid.to_string()]).await?;
     Ok(reply_int(&reply, 0) == 1)
 }
 
@@ -349,20 +358,25 @@ pub async fn unpair(
     now: i64,
 ) -> ApiResult<()> {
     let shard = super::ids::shard_of(match_id);
-    let mut args = vec![match_id.to_string(), now.to_string()];
-    args.extend(put_back.iter().map(i64::to_string));
+    let args = || {
+        let mut args = vec![match_id.to_string(), now.to_string()];
+        args.extend(put_back.iter().map(i64::to_string));
+        args
+    };
     run_in_shard(redis, cfg, shard, &redis.scripts.match_unpair, args).await?;
     Ok(())
 }
 
 pub async fn reap(redis: &Redis, cfg: &MatchConfig, shard: usize, now: i64) -> ApiResult<Reaped> {
-    let args = [
-        now.to_string(),
-        (cfg.ghost_timeout_sec * 1000).to_string(),
-        cfg.reap_batch.to_string(),
-        REFUND_WINDOW_MS.to_string(),
-        (cfg.rematch_cooldown_sec * 1000).to_string(),
-    ];
+    let args = || {
+        [
+            now.to_string(),
+            (cfg.ghost_timeout_sec * 1000).to_string(),
+            cfg.reap_batch.to_string(),
+            REFUND_WINDOW_MS.to_string(),
+            (cfg.rematch_cooldown_sec * 1000).to_string(),
+        ]
+    };
     let reply = run_in_shard(redis, cfg, shard, &redis.scripts.match_reap, args).await?;
     let eta_ms = reply_int(&reply, 3);
     Ok(Reaped {
@@ -389,7 +403,7 @@ pub async fn status(
     shard: usize,
 ) -> ApiResult<(Standing, Queue)> {
     let script = &redis.scripts.match_status;
-    let reply = run_in_shard(redis, cfg, shard, script, [uid.to_string()]).await?;
+    let reply = run_in_shard(redis, cfg, shard, script, || [uid.to_string()]).await?;
     let standing = match reply_text(&reply, 0).as_str() {
         "pending" => Standing::Pending,
         "waiting" => Standing::Waiting,
@@ -421,7 +435,7 @@ fn class_filters(class: &str) -> Option<([i32; 2], i32)> {
 /// meanwhile (or was lost with a Redis master), and its gems go back.
 pub async fn confirm(redis: &Redis, cfg: &MatchConfig, match_id: i64, now: i64) -> ApiResult<bool> {
     let shard = super::ids::shard_of(match_id);
-    let args = [match_id.to_string(), now.to_string()];
+    let args = || [match_id.to_string(), now.to_string()];
     let reply = run_in_shard(redis, cfg, shard, &redis.scripts.match_confirm, args).await?;
     Ok(reply_int(&reply, 0) == 1)
 }

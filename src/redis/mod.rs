@@ -76,19 +76,22 @@ impl Redis {
     ) -> Result<R, fred::error::Error>
     where
         R: FromValue,
-        K: Into<MultipleKeys> + Send,
-        V: TryInto<MultipleValues> + Send,
+        K: Into<MultipleKeys> + Clone + Send,
+        V: TryInto<MultipleValues> + Clone + Send,
         V::Error: Into<fred::error::Error> + Send,
     {
-        Self::run_on(self.pool.next(), script, keys, args).await
+        Self::run_on(self.pool.next(), script, || (keys.clone(), args.clone())).await
     }
 
-    /// `run` on a given connection (a `WAIT` after it must follow on the same).
+    /// `run` on a given connection (a `WAIT` after it must follow on the same),
+    /// with the keys and arguments `build` makes: once, and again only if the
+    /// script has to be loaded. (fred's `evalsha_with_reload` copies them before
+    /// every call, to have them for that rare second try: a few dozen
+    /// allocations a call on the match cycle.)
     pub async fn run_on<R, K, V>(
         client: &Client,
         script: &fred::types::scripts::Script,
-        keys: K,
-        args: V,
+        build: impl Fn() -> (K, V),
     ) -> Result<R, fred::error::Error>
     where
         R: FromValue,
@@ -96,7 +99,15 @@ impl Redis {
         V: TryInto<MultipleValues> + Send,
         V::Error: Into<fred::error::Error> + Send,
     {
-        Box::pin(script.evalsha_with_reload(client, keys, args)).await
+        let (keys, args) = build();
+        match Box::pin(client.evalsha(script.sha1().clone(), keys, args)).await {
+            Err(e) if e.details().starts_with("NOSCRIPT") => {
+                Box::pin(script.load(client)).await?;
+                let (keys, args) = build();
+                Box::pin(client.evalsha(script.sha1().clone(), keys, args)).await
+            }
+            result => result,
+        }
     }
 }
 

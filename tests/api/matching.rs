@@ -859,3 +859,20 @@ async fn the_pairing_task_stays_small() {
     let size = std::mem::size_of_val(&search);
     assert!(size <= 2048, "the pairing future is {size} bytes");
 }
+
+/// A Redis that forgot the scripts (a restart, `SCRIPT FLUSH`, a failover to a
+/// replica that never loaded them) gets each one again from the first request
+/// that runs it: pairing, deciding and a call's session all go on.
+#[tokio::test]
+async fn scripts_redis_forgot_are_loaded_again() {
+    let app = spawn_app().await;
+    let client = app.state.redis.pool.next();
+    if app.state.redis.clustered {
+        client.script_flush_cluster(false).await.unwrap();
+    } else {
+        client.script_flush(false).await.unwrap();
+    }
+    let (a, _b, match_id) = matched(&app).await;
+    let (status, body) = app.start_call(&a.token, match_id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
