@@ -44,7 +44,9 @@
 --
 -- Redis time is mostly the number of redis.call()s, so each path makes as few as
 -- it can: nothing is read twice, and what a free pair no longer needs is deleted
--- rather than kept.
+-- rather than kept. Arguments of redis.call() are given as text where they can be
+-- ('0', not 0): Redis writes a Lua number out with %.17g, about 2,000 instructions
+-- each (a callgrind count, BENCHMARKS.md).
 local T = ARGV[1]
 local CHANNEL = ARGV[2]
 
@@ -61,8 +63,8 @@ local function k(a, b, c, d)
 end
 
 -- How long a match is kept once it ended: a matched one until its call starts.
-local KEEP_MATCHED_MS = 600000
-local KEEP_ENDED_MS = 60000
+local KEEP_MATCHED_MS = '600000'
+local KEEP_ENDED_MS = '60000'
 
 -- The member of T:recent for a pair, the same whichever way round.
 local function pair_key(a, b)
@@ -80,10 +82,10 @@ local function unfile(uid, b, pg, cls, lng)
   if lng ~= '' then
     redis.call('ZREM', k('geo', b, pg, cls), uid)
   end
-  local head = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
+  local head = redis.call('ZRANGE', q, '0', '0', 'WITHSCORES')
   if #head == 0 then
     if redis.call('ZREM', k('cls', b, pg), cls) == 1 then
-      redis.call('HINCRBY', k('buckets'), b .. ':' .. pg, -1)
+      redis.call('HINCRBY', k('buckets'), b .. ':' .. pg, '-1')
     end
     redis.call('ZREM', k('heads', b, pg), cls)
   else
@@ -120,7 +122,7 @@ local function index(uid, sc, g, pg, cls, age, since, lng, lat, seen)
   for s in string.gmatch(sc, '[^,]+') do
     local b = s .. '/' .. g
     if redis.call('ZADD', k('cls', b, pg), age, cls) == 1 then
-      redis.call('HINCRBY', k('buckets'), b .. ':' .. pg, 1)
+      redis.call('HINCRBY', k('buckets'), b .. ':' .. pg, '1')
     end
     redis.call('ZADD', k('heads', b, pg), 'LT', since, cls)
     redis.call('ZADD', k('q', b, pg, cls), since, uid)

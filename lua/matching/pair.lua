@@ -55,8 +55,11 @@ end
 -- entries while the class stays
 local since = waiting and prev[1] or ARGV[14]
 local relax_at
+-- the age range as text, for the class index's range reads (see lib.lua)
+local amin_arg, amax_arg = ARGV[7], ARGV[8]
 if rx ~= '' then
   amin, amax, radius, relax_at = relaxed(amin, amax, radius, rx, tonumber(since), now)
+  amin_arg, amax_arg = string.format('%d', amin), string.format('%d', amax)
 end
 local cls = class_of(age, amin, amax, radius, lng, lat)
 local stays = waiting and prev[3] == cls and prev[4] == g and prev[5] == pg and prev[6] == lng
@@ -133,6 +136,7 @@ end
 -- partners, ghosts), and a radius class offers at most MAX_NEAR of its waiters nearest
 -- the caller (the oldest of those wins).
 local MAX_CLASSES, MAX_PROBES = 48, 16
+local CLASSES_READ = '49' -- MAX_CLASSES + 1, as text
 local NEWEST, WINDOW, CROWD_PROBES = 8, 24, 4
 local MAX_SKIPS, MAX_NEAR = 64 + n_excluded, 256
 
@@ -140,7 +144,7 @@ local MAX_SKIPS, MAX_NEAR = 64 + n_excluded, 256
 -- an age in the caller's range, or in a crowd the newest and a window.
 local function to_look_at(wg, wpg)
   local key = k('cls', wg, wpg)
-  local list = redis.call('ZRANGEBYSCORE', key, amin, amax, 'LIMIT', 0, MAX_CLASSES + 1)
+  local list = redis.call('ZRANGEBYSCORE', key, amin_arg, amax_arg, 'LIMIT', '0', CLASSES_READ)
   if #list <= MAX_CLASSES then
     return {{list, MAX_PROBES}}
   end

@@ -7,7 +7,7 @@
 -- is '') at once on the user's own sharded channel <prefix>{u:<uid>}:ch (one
 -- SPUBLISH reaches the one master of that slot and the nodes that serve the
 -- user, nobody else). An event not `kept` (internal ones) is published only.
-local EVENTS_KEEP_MS = 300000
+local EVENTS_KEEP_MS = '300000'
 local UNSENT = {}
 
 -- Returns the event's stream id ('' when not kept).
@@ -15,7 +15,7 @@ local function deliver(prefix, channel, uid, event, kept)
   local id = ''
   if kept then
     local stream = prefix .. '{u:' .. uid .. '}:ev'
-    id = redis.call('XADD', stream, 'MAXLEN', '~', 128, '*', 'e', event)
+    id = redis.call('XADD', stream, 'MAXLEN', '~', '128', '*', 'e', event)
     redis.call('PEXPIRE', stream, EVENTS_KEEP_MS)
   end
   local message = '{"to":[' .. uid .. '],"id":"' .. id .. '","event":' .. event .. '}'
