@@ -59,8 +59,11 @@ async fn call_session(
     let cfg = &state.cfg.matching;
     let shard = engine::shard_of_match(cfg, match_id).ok_or(ApiError::NotFound)?;
     let script = &state.redis.scripts.call_start;
-    let args = || [uid.to_string(), match_id.to_string(), fresh.clone()];
-    let reply = engine::run_in_shard(&state.redis, cfg, shard, script, args).await?;
+    let args = |a: &mut crate::redis::Args| {
+        a.push(uid).push(match_id).push(&fresh);
+    };
+    let reply =
+        crate::matching::shard::run_in_shard(&state.redis, cfg, shard, script, args).await?;
     match reply_text(&reply, 0).as_str() {
         "missing" => Err(ApiError::NotFound),
         "forbidden" => Err(ApiError::Forbidden),

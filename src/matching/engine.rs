@@ -10,11 +10,11 @@ use fred::prelude::*;
 
 use super::model::{Location, Preferred};
 use super::reach::Reach;
+use super::shard::{replicated, run_in_shard, run_on};
 use crate::cache::LocalCache;
 use crate::config::MatchConfig;
 use crate::error::{ApiError, ApiResult};
-use crate::realtime::bus;
-use crate::redis::{Redis, reply_int, reply_text};
+use crate::redis::{Args, Redis, reply_int, reply_text};
 use crate::users::model::Gender;
 
 /// A user's entry in the pool, as the pairing script reads it.
@@ -119,92 +119,6 @@ pub fn shard_of_match(cfg: &MatchConfig, match_id: i64) -> Option<usize> {
     (shard < cfg.shards.len()).then_some(shard)
 }
 
-/// Runs a matching script in a shard: `ARGV = [T, events channel, args...]`,
-/// `KEYS = [T:seen]` (which routes it to the shard's slot). The reply's first
-/// element, the events the script could not deliver itself (on a Cluster), is
-/// delivered here and taken off.
-pub async fn run_in_shard<A: IntoIterator<Item = String>>(
-    redis: &Redis,
-    cfg: &MatchConfig,
-    shard: usize,
-    script: &fred::types::scripts::Script,
-    args: impl Fn() -> A,
-) -> ApiResult<Vec<Value>> {
-    run_on(redis, redis.pool.next(), cfg, shard, script, args).await
-}
-
-/// `run_in_shard` on a given connection (a `WAIT` after it must follow on the same).
-/// `args` are built once, and again only if the script has to be loaded.
-async fn run_on<A: IntoIterator<Item = String>>(
-    redis: &Redis,
-    client: &Client,
-    cfg: &MatchConfig,
-    shard: usize,
-    script: &fred::types::scripts::Script,
-    args: impl Fn() -> A,
-) -> ApiResult<Vec<Value>> {
-    let (prefix, seen) = shard_keys(redis, cfg, shard)?;
-    let build = || {
-        let mut argv = vec![prefix.clone(), redis.events_channel()];
-        argv.extend(args());
-        (seen.clone(), argv)
-    };
-    let mut reply: Vec<Value> = Redis::run_on(client, script, build).await?;
-    if reply.is_empty() {
-        return Err(ApiError::Internal(
-            "a matching script answered nothing".into(),
-        ));
-    }
-    let outbox = reply_text(&reply, 0);
-    reply.remove(0);
-    if !outbox.is_empty() {
-        let events: Vec<(String, String)> = serde_json::from_str(&outbox)
-            .map_err(|e| ApiError::Internal(format!("script outbox: {e}")))?;
-        for (uid, event) in events {
-            let uid = uid.parse().unwrap_or_default();
-            Box::pin(bus::publish(redis, &[uid], &event)).await?;
-        }
-    }
-    Ok(reply)
-}
-
-/// The key prefix (with its hash tag) of a shard, and its routing key `T:seen`.
-fn shard_keys(redis: &Redis, cfg: &MatchConfig, shard: usize) -> ApiResult<(String, String)> {
-    let name = cfg
-        .shards
-        .get(shard)
-        .ok_or_else(|| ApiError::Internal(format!("no shard {shard}")))?;
-    let prefix = redis.keys.pool(name);
-    let seen = format!("{prefix}:seen");
-    Ok((prefix, seen))
-}
-
-/// Waits until `cfg.wait_replicas` replicas hold what `client` wrote in
-/// `shard`; false when they did not within `cfg.wait_ms`.
-async fn replicated(
-    redis: &Redis,
-    client: &Client,
-    cfg: &MatchConfig,
-    shard: usize,
-) -> ApiResult<bool> {
-    if cfg.wait_replicas <= 0 {
-        return Ok(true);
-    }
-    let (_, seen) = shard_keys(redis, cfg, shard)?;
-    // on the shard's master, on the connection that wrote
-    let options = fred::types::config::Options {
-        cluster_hash: Some(fred::types::ClusterHash::Custom(fred::util::redis_keyslot(
-            seen.as_bytes(),
-        ))),
-        ..Default::default()
-    };
-    let acked: i64 = client
-        .with_options(&options)
-        .wait(cfg.wait_replicas, cfg.wait_ms)
-        .await?;
-    Ok(acked >= cfg.wait_replicas)
-}
-
 fn script_error(what: &str, reply: &[Value]) -> ApiError {
     ApiError::Internal(format!("{what} script answered {reply:?}"))
 }
@@ -219,38 +133,33 @@ pub async fn pair(
     now: i64,
     with_status: bool,
 ) -> ApiResult<PairOutcome> {
-    let args = || {
-        let (lng, lat) = match ticket.location {
-            Some(l) => (l.lng.to_string(), l.lat.to_string()),
-            None => (String::new(), String::new()),
+    let args = |a: &mut Args| {
+        a.push(ticket.uid)
+            .push(ticket.gender.as_str())
+            .push(ticket.age);
+        a.push(ticket.preferred.as_str())
+            .push(ticket.age_min)
+            .push(ticket.age_max);
+        a.push(ticket.radius_km);
+        match ticket.location {
+            Some(l) => a.push(l.lng).push(l.lat),
+            None => a.push("").push(""),
         };
-        let mut args: Vec<String> = Vec::with_capacity(22 + ticket.excluded.len());
-        args.extend([
-            ticket.uid.to_string(),
-            ticket.gender.as_str().to_owned(),
-            ticket.age.to_string(),
-            ticket.preferred.as_str().to_owned(),
-            ticket.age_min.to_string(),
-            ticket.age_max.to_string(),
-            ticket.radius_km.to_string(),
-            lng,
-            lat,
-            ticket.cost.to_string(),
-            ticket.card.clone(),
-            now.to_string(),
-            match_id.to_string(),
-            (cfg.show_time_sec * 1000).to_string(),
-            (cfg.rematch_cooldown_sec * 1000).to_string(),
-            (cfg.ghost_timeout_sec * 1000).to_string(),
-            ticket.balance.to_string(),
-            ticket.reach.scopes.clone(),
-            ticket.reach.searched.clone(),
-            ticket.reach.interests.clone(),
-            ticket.reach.relax.clone(),
-            if with_status { "1" } else { "0" }.to_owned(),
-        ]);
-        args.extend(ticket.excluded.iter().map(i64::to_string));
-        args
+        a.push(ticket.cost)
+            .push(&ticket.card)
+            .push(now)
+            .push(match_id);
+        a.push(cfg.show_time_sec * 1000)
+            .push(cfg.rematch_cooldown_sec * 1000)
+            .push(cfg.ghost_timeout_sec * 1000);
+        a.push(ticket.balance)
+            .push(&ticket.reach.scopes)
+            .push(&ticket.reach.searched);
+        a.push(&ticket.reach.interests).push(&ticket.reach.relax);
+        a.push(if with_status { "1" } else { "0" });
+        for uid in &ticket.excluded {
+            a.push(uid);
+        }
     };
     let client = redis.pool.next();
     let script = &redis.scripts.match_pair;
@@ -320,13 +229,8 @@ pub async fn decide(
         return Ok(DecideOutcome::Missing);
     };
     let decision = if accept { "accept" } else { "reject" };
-    let args = || {
-        [
-            uid.to_string(),
-            match_id.to_string(),
-            decision.to_owned(),
-            now.to_string(),
-        ]
+    let args = |a: &mut Args| {
+        a.push(uid).push(match_id).push(decision).push(now);
     };
     let reply = run_in_shard(redis, cfg, shard, &redis.scripts.match_decide, args).await?;
     match reply_text(&reply, 0).as_str() {
@@ -345,7 +249,10 @@ pub async fn decide(
 /// Returns whether they were waiting.
 pub async fn cancel(redis: &Redis, cfg: &MatchConfig, uid: i64, shard: usize) -> ApiResult<bool> {
     let script = &redis.scripts.match_cancel;
-    let reply = run_in_shard(redis, cfg, shard, script, || [uid.to_string()]).await?;
+    let reply = run_in_shard(redis, cfg, shard, script, |a| {
+        a.push(uid);
+    })
+    .await?;
     Ok(reply_int(&reply, 0) == 1)
 }
 
@@ -358,24 +265,23 @@ pub async fn unpair(
     now: i64,
 ) -> ApiResult<()> {
     let shard = super::ids::shard_of(match_id);
-    let args = || {
-        let mut args = vec![match_id.to_string(), now.to_string()];
-        args.extend(put_back.iter().map(i64::to_string));
-        args
+    let args = |a: &mut Args| {
+        a.push(match_id).push(now);
+        for uid in put_back {
+            a.push(uid);
+        }
     };
     run_in_shard(redis, cfg, shard, &redis.scripts.match_unpair, args).await?;
     Ok(())
 }
 
 pub async fn reap(redis: &Redis, cfg: &MatchConfig, shard: usize, now: i64) -> ApiResult<Reaped> {
-    let args = || {
-        [
-            now.to_string(),
-            (cfg.ghost_timeout_sec * 1000).to_string(),
-            cfg.reap_batch.to_string(),
-            REFUND_WINDOW_MS.to_string(),
-            (cfg.rematch_cooldown_sec * 1000).to_string(),
-        ]
+    let args = |a: &mut Args| {
+        a.push(now)
+            .push(cfg.ghost_timeout_sec * 1000)
+            .push(cfg.reap_batch);
+        a.push(REFUND_WINDOW_MS)
+            .push(cfg.rematch_cooldown_sec * 1000);
     };
     let reply = run_in_shard(redis, cfg, shard, &redis.scripts.match_reap, args).await?;
     let eta_ms = reply_int(&reply, 3);
@@ -403,7 +309,10 @@ pub async fn status(
     shard: usize,
 ) -> ApiResult<(Standing, Queue)> {
     let script = &redis.scripts.match_status;
-    let reply = run_in_shard(redis, cfg, shard, script, || [uid.to_string()]).await?;
+    let reply = run_in_shard(redis, cfg, shard, script, |a| {
+        a.push(uid);
+    })
+    .await?;
     let standing = match reply_text(&reply, 0).as_str() {
         "pending" => Standing::Pending,
         "waiting" => Standing::Waiting,
@@ -435,7 +344,9 @@ fn class_filters(class: &str) -> Option<([i32; 2], i32)> {
 /// meanwhile (or was lost with a Redis master), and its gems go back.
 pub async fn confirm(redis: &Redis, cfg: &MatchConfig, match_id: i64, now: i64) -> ApiResult<bool> {
     let shard = super::ids::shard_of(match_id);
-    let args = || [match_id.to_string(), now.to_string()];
+    let args = |a: &mut Args| {
+        a.push(match_id).push(now);
+    };
     let reply = run_in_shard(redis, cfg, shard, &redis.scripts.match_confirm, args).await?;
     Ok(reply_int(&reply, 0) == 1)
 }

@@ -4,12 +4,14 @@
 //! boxed (`Box::pin`): awaited inline, it would grow every future around it,
 //! up to the route's, which is allocated and copied whole on every request.
 
+mod args;
 pub mod keys;
 pub mod scripts;
 
 use fred::prelude::*;
 use fred::types::{MultipleKeys, MultipleValues};
 
+pub use args::Args;
 pub use keys::Keys;
 pub use scripts::Scripts;
 
