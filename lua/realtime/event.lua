@@ -1,9 +1,11 @@
 -- Delivering events to users (prepended to every script that delivers events).
 -- An event is appended to the user's stream <prefix>{u:<uid>}:ev (at most ~128
 -- entries, gone 5 minutes after the last one: what a reconnecting client can
--- replay), then published with its stream id as {"to":[uid],"id":...,"event":...}:
--- with a single Redis on `channel`, where flush() sends a script's messages as
--- one PUBLISH (a JSON array when there are several); on a Cluster (`channel`
+-- replay), then published with its stream id as two lines, {"to":[uid],"id":...}
+-- and the event's JSON (which, like any JSON written on one line, holds no
+-- newline: a node reads the event without scanning it twice): with a single
+-- Redis on `channel`, where flush() sends a script's messages as one PUBLISH
+-- (their lines one after another); on a Cluster (`channel`
 -- is '') at once on the user's own sharded channel <prefix>{u:<uid>}:ch (one
 -- SPUBLISH reaches the one master of that slot and the nodes that serve the
 -- user, nobody else). An event not `kept` (internal ones) is published only.
@@ -18,7 +20,7 @@ local function deliver(prefix, channel, uid, event, kept)
     id = redis.call('XADD', stream, 'MAXLEN', '~', '128', '*', 'e', event)
     redis.call('PEXPIRE', stream, EVENTS_KEEP_MS)
   end
-  local message = '{"to":[' .. uid .. '],"id":"' .. id .. '","event":' .. event .. '}'
+  local message = '{"to":[' .. uid .. '],"id":"' .. id .. '"}\n' .. event
   if channel == '' then
     redis.call('SPUBLISH', prefix .. '{u:' .. uid .. '}:ch', message)
   else
@@ -29,10 +31,8 @@ end
 
 -- Publishes what deliver() left for `channel`; every script calls it before it returns.
 local function flush(channel)
-  if #UNSENT == 1 then
-    redis.call('PUBLISH', channel, UNSENT[1])
-  elseif #UNSENT > 1 then
-    redis.call('PUBLISH', channel, '[' .. table.concat(UNSENT, ',') .. ']')
+  if #UNSENT > 0 then
+    redis.call('PUBLISH', channel, table.concat(UNSENT, '\n'))
   end
   UNSENT = {}
 end

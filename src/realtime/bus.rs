@@ -16,7 +16,6 @@ use fred::clients::SubscriberClient;
 use fred::prelude::*;
 use prometheus::IntCounter;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use super::event::{Event, stream_position};
 use crate::error::ApiResult;
@@ -98,8 +97,7 @@ impl Bus {
             .filter(|(id, _)| stream_position(id).is_some_and(|(ms, _)| ms as i64 >= oldest))
             .filter_map(|(id, fields)| {
                 let json = fields.into_iter().find(|(k, _)| k == "e")?.1;
-                let raw = RawValue::from_string(json).ok()?;
-                Event::parse(&id, &raw)
+                Event::parse(&id, &json)
             })
             .collect())
     }

@@ -2,7 +2,6 @@
 //! server reads, and the JSON sent to clients (shared by the bus and the hub).
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 /// One event, as sent to clients (`json`), with the fields the server reads.
 #[derive(Debug)]
@@ -28,15 +27,15 @@ struct Head {
 
 impl Event {
     /// An event from its stream id and JSON; `None` when it has no `type`.
-    pub fn parse(id: &str, json: &RawValue) -> Option<Self> {
-        let head: Head = serde_json::from_str(json.get()).ok()?;
+    pub fn parse(id: &str, json: &str) -> Option<Self> {
+        let head: Head = serde_json::from_str(json).ok()?;
         Some(Event {
             id: id.to_owned(),
             kind: head.kind,
             match_id: head.match_id,
             status: head.status,
             session: head.session,
-            json: json.get().into(),
+            json: json.into(),
         })
     }
 
@@ -68,7 +67,6 @@ pub enum Dispatched {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::value::RawValue;
 
     use super::*;
 
@@ -82,10 +80,10 @@ mod tests {
 
     #[test]
     fn websocket_events_carry_their_id_first() {
-        let json: Box<RawValue> = RawValue::from_string(r#"{"type":"x","a":1}"#.into()).unwrap();
-        let event = Event::parse("5-1", &json).unwrap();
+        let json = r#"{"type":"x","a":1}"#;
+        let event = Event::parse("5-1", json).unwrap();
         assert_eq!(event.with_id(), r#"{"event_id":"5-1","type":"x","a":1}"#);
-        let internal = Event::parse("", &json).unwrap();
+        let internal = Event::parse("", json).unwrap();
         assert_eq!(internal.with_id(), r#"{"type":"x","a":1}"#);
     }
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 use fred::clients::SubscriberClient;
 use fred::prelude::*;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::bus::{Bus, BusMetrics, Invalidation, OnInvalidate};
@@ -19,13 +18,12 @@ use crate::redis::Redis;
 /// Bus messages buffered between the Redis connection and the dispatcher.
 const BUS_BUFFER: usize = 65_536;
 
+/// The line before each event of a bus message (`lua/realtime/event.lua`).
 #[derive(Deserialize)]
 struct Envelope<'a> {
     to: Vec<i64>,
     #[serde(default)]
     id: &'a str,
-    #[serde(borrow)]
-    event: &'a RawValue,
 }
 
 /// Connects the bus and starts the node's hub; returns once the node hears
@@ -106,24 +104,23 @@ pub async fn start(
     Ok(hub)
 }
 
-/// Hands one bus message to the hub: an envelope, or an array of them
-/// (what one script published).
+/// Hands one bus message to the hub: for each event (one script may publish
+/// several), a line with its envelope, then a line with the event itself.
 fn hand_over(bus: &Bus, hub: &Hub, payload: &str) {
-    if payload.starts_with('[') {
-        match serde_json::from_str::<Vec<Envelope>>(payload) {
-            Ok(envelopes) => envelopes.into_iter().for_each(|e| hand(bus, hub, e)),
-            Err(_) => tracing::warn!("malformed events on the bus"),
+    let mut lines = payload.split('\n');
+    while let Some(line) = lines.next() {
+        match (serde_json::from_str::<Envelope>(line), lines.next()) {
+            (Ok(envelope), Some(event)) => hand(bus, hub, envelope, event),
+            _ => {
+                tracing::warn!("malformed event on the bus");
+                return;
+            }
         }
-        return;
-    }
-    match serde_json::from_str::<Envelope>(payload) {
-        Ok(envelope) => hand(bus, hub, envelope),
-        Err(_) => tracing::warn!("malformed event on the bus"),
     }
 }
 
-fn hand(bus: &Bus, hub: &Hub, envelope: Envelope) {
-    let Some(event) = Event::parse(envelope.id, envelope.event) else {
+fn hand(bus: &Bus, hub: &Hub, envelope: Envelope, event: &str) {
+    let Some(event) = Event::parse(envelope.id, event) else {
         tracing::warn!("event without a type on the bus");
         return;
     };
