@@ -2,8 +2,9 @@
 -- An event is appended to the user's stream <prefix>{u:<uid>}:ev (at most ~128
 -- entries, gone 5 minutes after the last one: what a reconnecting client can
 -- replay), then published with its stream id as two lines, {"to":[uid],"id":...}
--- and the event's JSON (which, like any JSON written on one line, holds no
--- newline: a node reads the event without scanning it twice): with a single
+-- and the event's JSON, written on one line (the node's bus.rs turns a raw newline,
+-- which JSON allows only as whitespace, into a space), so that a node reads the
+-- event without scanning it twice: with a single
 -- Redis on `channel`, where flush() sends a script's messages as one PUBLISH
 -- (their lines one after another); on a Cluster (`channel`
 -- is '') at once on the user's own sharded channel <prefix>{u:<uid>}:ch (one

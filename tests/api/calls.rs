@@ -291,6 +291,15 @@ async fn signaling_reaches_the_other_participant_across_processes_only() {
         got,
         json!({"type": "signal", "call_session_id": session, "from": a.id, "payload": {"sdp": "v=0 offer", "kind": "offer"}})
     );
+    // a pretty-printed payload (raw newlines between its tokens) arrives whole
+    let pretty = format!(
+        "{{\n  \"type\": \"signal\",\n  \"call_session_id\": \"{session}\",\n  \"payload\": {{\n    \"sdp\": \"v=0\\r\\nm=audio\"\n  }}\n}}"
+    );
+    sa.send(Message::text(pretty)).await.unwrap();
+    assert_eq!(
+        next_event(&mut sb, "signal").await["payload"],
+        json!({"sdp": "v=0\r\nm=audio"})
+    );
     let answer = json!({"type": "signal", "call_session_id": session, "payload": {"candidate": "a=candidate:1"}});
     sb.send(Message::text(answer.to_string())).await.unwrap();
     assert_eq!(next_event(&mut sa, "signal").await["from"], b.id);
