@@ -163,15 +163,18 @@ impl Body {
 }
 
 /// `application/x-www-form-urlencoded` (a form body or a query string) into `T`.
-/// A body decoded in one pass, when that succeeds and it cannot hold a NUL
-/// (JSON text can only write one as the escape `\u0000`). Anything else takes
-/// `json`'s slower path through a `Value`, which names the field at fault:
-/// what a body decodes to is the same either way, and so is every error.
+/// A body decoded in one pass, when it is UTF-8 without any `\u` escape (the
+/// only way JSON can write a NUL or a lone surrogate) and decoding succeeds.
+/// Anything else takes `json`'s path through a `Value`, which names the field at
+/// fault. The one difference: a field the endpoint does not read is only checked
+/// for JSON syntax on this path, so a number past a double's range or nesting
+/// deeper than 128 in it is ignored rather than refused (docs/production.md).
 fn decode_plain_json<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    if bytes.windows(6).any(|w| w == b"\\u0000") {
+    let text = std::str::from_utf8(bytes).ok()?;
+    if text.contains("\\u") {
         return None;
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let mut de = serde_json::Deserializer::from_str(text);
     let decoded = T::deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(decoded)

@@ -423,3 +423,28 @@ async fn an_access_token_works_only_with_its_own_sessions_user() {
         StatusCode::OK
     );
 }
+
+/// A field no endpoint reads is checked too: bytes that are not UTF-8, or a lone
+/// surrogate, anywhere in a JSON body are 422. (Bodies are decoded in one pass only
+/// when they are UTF-8 without `\u` escapes; these take the checking path.)
+#[tokio::test]
+async fn bad_text_in_a_field_nobody_reads_is_422() {
+    let app = spawn_app().await;
+    let bodies: [&[u8]; 2] = [
+        b"{\"username\":\"nobody\",\"password\":\"password1\",\"extra\":\"\xff\"}",
+        br#"{"username":"nobody","password":"password1","extra":"\ud800"}"#,
+    ];
+    for body in bodies {
+        let (status, got) = app
+            .post_raw("/api/auth/login/", "application/json", body.to_vec())
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{got}");
+        assert!(
+            got["details"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("body: malformed JSON"),
+            "{got}"
+        );
+    }
+}
