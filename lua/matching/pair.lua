@@ -136,7 +136,7 @@ end
 -- partners, ghosts), and a radius class offers at most MAX_NEAR of its waiters nearest
 -- the caller (the oldest of those wins).
 local MAX_CLASSES, MAX_PROBES = 48, 16
-local CLASSES_READ = '49' -- MAX_CLASSES + 1, as text
+local CLASSES_READ = string.format('%d', MAX_CLASSES + 1)
 local NEWEST, WINDOW, CROWD_PROBES = 8, 24, 4
 local MAX_SKIPS, MAX_NEAR = 64 + n_excluded, 256
 
@@ -151,8 +151,8 @@ local function to_look_at(wg, wpg)
   local newest = redis.call('ZRANGE', k('heads', wg, wpg), -NEWEST, -1)
   local cursor = wg .. ':' .. wpg .. ':' .. amin .. ':' .. amax
   -- by rank (an offset into a score range would be walked one by one)
-  local first = redis.call('ZCOUNT', key, '-inf', '(' .. amin)
-  local total = redis.call('ZCOUNT', key, amin, amax)
+  local first = redis.call('ZCOUNT', key, '-inf', '(' .. amin_arg)
+  local total = redis.call('ZCOUNT', key, amin_arg, amax_arg)
   local start = redis.call('HINCRBY', k('cursor'), cursor, WINDOW) % total
   local window = redis.call('ZRANGE', key, first + start, first + math.min(start + WINDOW, total) - 1)
   if #window < WINDOW then
