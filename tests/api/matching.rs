@@ -867,6 +867,18 @@ async fn the_pairing_task_stays_small() {
 async fn scripts_redis_forgot_are_loaded_again() {
     let app = spawn_app().await;
     let client = app.state.redis.pool.next();
+    // a script this server never saw (no other test runs it): its first run meets
+    // NOSCRIPT, is loaded, and runs with the arguments built again
+    let unseen = fred::types::scripts::Script::from_lua(format!(
+        "-- {}\nreturn ARGV[1] .. ':' .. #KEYS",
+        unique("script")
+    ));
+    let got: String = voxmatch::redis::Redis::run_on(client, &unseen, || {
+        (vec![format!("{{t}}:{}", unique("k"))], vec!["again"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(got, "again:1");
     if app.state.redis.clustered {
         client.script_flush_cluster(false).await.unwrap();
     } else {
