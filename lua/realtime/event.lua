@@ -4,12 +4,11 @@
 -- replay), then published with its stream id as two lines, {"to":[uid],"id":...}
 -- and the event's JSON, written on one line (the node's bus.rs turns a raw newline,
 -- which JSON allows only as whitespace, into a space), so that a node reads the
--- event without scanning it twice: with a single
--- Redis on `channel`, where flush() sends a script's messages as one PUBLISH
--- (their lines one after another); on a Cluster (`channel`
--- is '') at once on the user's own sharded channel <prefix>{u:<uid>}:ch (one
--- SPUBLISH reaches the one master of that slot and the nodes that serve the
--- user, nobody else). An event not `kept` (internal ones) is published only.
+-- event without scanning it twice: with a single Redis on `channel`, where flush()
+-- sends a script's messages as one PUBLISH (their lines one after another); on a
+-- Cluster (`channel` is '') at once on the user's own sharded channel
+-- <prefix>{u:<uid>}:ch (one SPUBLISH reaches the one master of that slot and the
+-- nodes that serve the user, nobody else). An event not `kept` (internal ones) is published only.
 local EVENTS_KEEP_MS = '300000'
 local UNSENT = {}
 

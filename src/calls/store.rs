@@ -13,10 +13,11 @@ use serde_json::value::RawValue;
 use super::model::Ended;
 use crate::error::{ApiError, ApiResult};
 use crate::matching::engine::{self, now_ms};
+use crate::matching::shard::run_in_shard;
 use crate::messages;
 use crate::realtime::bus;
 use crate::realtime::protocol::{CallEnded, CallStarted, Event, Signal};
-use crate::redis::{reply_int, reply_text};
+use crate::redis::{Args, reply_int, reply_text};
 use crate::session::random_id;
 use crate::state::AppState;
 
@@ -59,11 +60,10 @@ async fn call_session(
     let cfg = &state.cfg.matching;
     let shard = engine::shard_of_match(cfg, match_id).ok_or(ApiError::NotFound)?;
     let script = &state.redis.scripts.call_start;
-    let args = |a: &mut crate::redis::Args| {
+    let args = |a: &mut Args| {
         a.push(uid).push(match_id).push(&fresh);
     };
-    let reply =
-        crate::matching::shard::run_in_shard(&state.redis, cfg, shard, script, args).await?;
+    let reply = run_in_shard(&state.redis, cfg, shard, script, args).await?;
     match reply_text(&reply, 0).as_str() {
         "missing" => Err(ApiError::NotFound),
         "forbidden" => Err(ApiError::Forbidden),

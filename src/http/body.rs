@@ -162,7 +162,6 @@ impl Body {
     }
 }
 
-/// `application/x-www-form-urlencoded` (a form body or a query string) into `T`.
 /// A body decoded in one pass, when it is UTF-8 without any `\u` escape (the
 /// only way JSON can write a NUL or a lone surrogate) and decoding succeeds.
 /// Anything else takes `json`'s path through a `Value`, which names the field at
@@ -180,6 +179,7 @@ fn decode_plain_json<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     Some(decoded)
 }
 
+/// `application/x-www-form-urlencoded` (a form body or a query string) into `T`.
 pub fn decode_form<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     check_form_text(bytes)?;
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));

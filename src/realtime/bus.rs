@@ -145,11 +145,7 @@ async fn deliver(
     // a bus message gives each event one line (`lua/realtime/event.lua`); in JSON a
     // raw newline can only be whitespace between tokens (a client's pretty-printed
     // signal payload), so a space stands for it
-    let event = if event.contains('\n') {
-        std::borrow::Cow::Owned(event.replace('\n', " "))
-    } else {
-        std::borrow::Cow::Borrowed(event)
-    };
+    let event = event.replace('\n', " ");
     let batches: Vec<&[i64]> = if redis.clustered {
         // each user's stream and channel are in their own slot
         to.chunks(1).collect()
@@ -161,7 +157,7 @@ async fn deliver(
         let mut args = vec![
             redis.keys.prefix().to_owned(),
             redis.events_channel(),
-            event.to_string(),
+            event.clone(),
             if kept { "1" } else { "0" }.to_owned(),
         ];
         args.extend(users.iter().map(i64::to_string));
