@@ -20,7 +20,7 @@ local uid, g, pg = ARGV[3], ARGV[4], ARGV[6]
 local age, amin, amax, radius = tonumber(ARGV[5]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local lng, lat, card = ARGV[10], ARGV[11], ARGV[13]
 local now, show = tonumber(ARGV[14]), tonumber(ARGV[16])
-local cooldown, ghost = tonumber(ARGV[17]), tonumber(ARGV[18])
+local ghost = tonumber(ARGV[18])
 local scopes, searched, interests, rx = ARGV[20], ARGV[21], ARGV[22], ARGV[23]
 
 -- 1. an undecided match is answered again until it is decided or its window ends
@@ -44,7 +44,8 @@ end
 local ticket = k('ticket', uid)
 local prev = redis.call('HMGET', ticket, 'since', 'parked', 'cls', 'g', 'pg', 'lng', 'lat', 'sc')
 local waiting = prev[3] ~= false and prev[2] ~= '1'
-if tonumber(ARGV[12]) > tonumber(ARGV[19]) then
+-- (a free match, '0', needs no balance: tonumber() runs strtod, ~900 instructions)
+if ARGV[12] ~= '0' and tonumber(ARGV[12]) > tonumber(ARGV[19]) then
   if waiting then
     unindex_from(uid, prev[8], prev[4], prev[5], prev[3], prev[6])
   end
@@ -74,7 +75,7 @@ for i = 25, #ARGV do
   excluded[ARGV[i]] = true
   n_excluded = n_excluded + 1
 end
-local recent_since = cooldown > 0 and now - cooldown or nil
+local recent_since = ARGV[17] ~= '0' and now - tonumber(ARGV[17]) or nil
 
 -- A lower bound (km) of the distance from the caller to any point of a 1°x1° cell:
 -- haversine with the nearest latitude and longitude of the cell, and cos² of the larger
@@ -198,19 +199,22 @@ end
 local function probe(best, wg, wpg, c, limit)
   local q = k('q', wg, wpg, c)
   if limit == 0 then
-    local i = 0
+    -- the rank read next, kept as text too (see lib.lua)
+    local i, at = 0, '0'
     for _ = 1, MAX_SKIPS do
-      local head = redis.call('ZRANGE', q, i, i, 'WITHSCORES')
-      if #head == 0 or tonumber(head[2]) >= best[2] then
+      local head = redis.call('ZRANGE', q, at, at, 'WITHSCORES')
+      local since_w = head[2] and tonumber(head[2])
+      if not since_w or since_w >= best[2] then
         return
       end
       local verdict = usable(head[1], wg, wpg, c)
       if verdict == 'yes' then
-        best[1], best[2], best[3], best[4], best[5] = head[1], tonumber(head[2]), wg, wpg, c
+        best[1], best[2], best[3], best[4], best[5] = head[1], since_w, wg, wpg, c
         return
       end
       if verdict == 'no' then
         i = i + 1 -- a removed ghost shifts the rest down instead
+        at = string.format('%d', i)
       end
     end
   elseif lng ~= '' then
@@ -244,10 +248,10 @@ local function search()
       end
     end
   end
-  -- only buckets with some class are opened
+  -- only buckets with some class are opened (a count, never below '0')
   local occupied = redis.call('HMGET', k('buckets'), unpack(names))
   for i, bucket in ipairs(buckets) do
-    if tonumber(occupied[i] or '0') > 0 then
+    if occupied[i] and occupied[i] ~= '0' then
       local b, wpg = bucket[1], bucket[2]
       for _, group in ipairs(to_look_at(b, wpg)) do
         local probes = group[2]
@@ -334,7 +338,8 @@ card = string.sub(card, 1, -2) .. ',"shared_interests":' .. shared .. '}'
 local partner_card = string.sub(p[1], 1, -2) .. ',"shared_interests":' .. shared .. '}'
 local partner = k('ticket', best)
 local keep = string.format('%d', show + 60000)
-local paid = tonumber(cost) > 0 or tonumber(p[2]) > 0
+-- (gems owed are the node's integers as text: free is '0')
+local paid = cost ~= '0' or p[2] ~= '0'
 if paid then
   -- kept parked a while, so that unpair.lua can put them back if the gems fail
   save_ticket('1')
