@@ -248,7 +248,8 @@ local function search()
       end
     end
   end
-  -- only buckets with some class are opened (a count, never below '0')
+  -- only buckets with some class are opened (a count kept by HINCRBY: a bucket whose
+  -- count went wrong, e.g. evicted, is opened too and costs one empty read)
   local occupied = redis.call('HMGET', k('buckets'), unpack(names))
   for i, bucket in ipairs(buckets) do
     if occupied[i] and occupied[i] ~= '0' then
@@ -338,7 +339,7 @@ card = string.sub(card, 1, -2) .. ',"shared_interests":' .. shared .. '}'
 local partner_card = string.sub(p[1], 1, -2) .. ',"shared_interests":' .. shared .. '}'
 local partner = k('ticket', best)
 local keep = string.format('%d', show + 60000)
--- (gems owed are the node's integers as text: free is '0')
+-- (gems owed are the node's integers as text, never negative (config): free is '0')
 local paid = cost ~= '0' or p[2] ~= '0'
 if paid then
   -- kept parked a while, so that unpair.lua can put them back if the gems fail

@@ -240,7 +240,8 @@ impl Config {
                 shards: match_shards(src.get("MATCH_SHARDS"))?,
                 rematch_cooldown_sec: parse(src, "REMATCH_COOLDOWN_SEC", 600)?,
                 show_time_sec: parse(src, "SHOW_TIME_SEC", 10)?,
-                filter_gem_cost: parse(src, "FILTER_MATCH_GEM_COST", 1)?,
+                // never negative: the scripts read "0" as a free match
+                filter_gem_cost: parse::<u32>(src, "FILTER_MATCH_GEM_COST", 1)?.into(),
                 wait_default_sec: parse(src, "MATCH_WAIT_DEFAULT_SEC", 25)?,
                 wait_max_sec: parse(src, "MATCH_WAIT_MAX_SEC", 60)?,
                 ghost_timeout_sec: parse(src, "GHOST_TIMEOUT_SEC", 30)?,
@@ -430,5 +431,7 @@ mod tests {
     fn bad_numbers_name_the_variable() {
         let err = config(&[("MIN_AGE", "abc")]).unwrap_err();
         assert!(err.to_string().starts_with("MIN_AGE is invalid"));
+        let err = config(&[("FILTER_MATCH_GEM_COST", "-1")]).unwrap_err();
+        assert!(err.to_string().starts_with("FILTER_MATCH_GEM_COST is invalid"));
     }
 }
