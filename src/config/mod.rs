@@ -432,6 +432,9 @@ mod tests {
         let err = config(&[("MIN_AGE", "abc")]).unwrap_err();
         assert!(err.to_string().starts_with("MIN_AGE is invalid"));
         let err = config(&[("FILTER_MATCH_GEM_COST", "-1")]).unwrap_err();
-        assert!(err.to_string().starts_with("FILTER_MATCH_GEM_COST is invalid"));
+        assert!(
+            err.to_string()
+                .starts_with("FILTER_MATCH_GEM_COST is invalid")
+        );
     }
 }
