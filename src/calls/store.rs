@@ -63,7 +63,7 @@ async fn call_session(
     let args = |a: &mut Args| {
         a.push(uid).push(match_id).push(&fresh);
     };
-    let reply = run_in_shard(&state.redis, cfg, shard, script, args).await?;
+    let reply = run_in_shard(&state.redis, shard, script, args).await?;
     match reply_text(&reply, 0).as_str() {
         "missing" => Err(ApiError::NotFound),
         "forbidden" => Err(ApiError::Forbidden),

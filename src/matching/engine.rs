@@ -163,7 +163,7 @@ pub async fn pair(
     };
     let client = redis.pool.next();
     let script = &redis.scripts.match_pair;
-    let reply = run_on(redis, client, cfg, ticket.shard, script, args).await?;
+    let reply = run_on(redis, client, ticket.shard, script, args).await?;
     let outcome = pair_outcome(&reply)?;
     if let PairOutcome::Paired {
         match_id,
@@ -179,7 +179,7 @@ pub async fn pair(
     {
         // a failover could take the pair away after it was paid for: undo it
         // (also when WAIT itself failed: its connection dropped, Redis may be failing over)
-        Box::pin(unpair(redis, cfg, *match_id, &[ticket.uid, *partner], now)).await?;
+        Box::pin(unpair(redis, *match_id, &[ticket.uid, *partner], now)).await?;
         return Err(ApiError::Unavailable(
             "a new pair was not replicated in time".into(),
         ));
@@ -232,7 +232,7 @@ pub async fn decide(
     let args = |a: &mut Args| {
         a.push(uid).push(match_id).push(decision).push(now);
     };
-    let reply = run_in_shard(redis, cfg, shard, &redis.scripts.match_decide, args).await?;
+    let reply = run_in_shard(redis, shard, &redis.scripts.match_decide, args).await?;
     match reply_text(&reply, 0).as_str() {
         "missing" => Ok(DecideOutcome::Missing),
         "forbidden" => Ok(DecideOutcome::Forbidden),
@@ -247,9 +247,9 @@ pub async fn decide(
 
 /// Takes the user out of the pool of `shard` and out of any undecided match.
 /// Returns whether they were waiting.
-pub async fn cancel(redis: &Redis, cfg: &MatchConfig, uid: i64, shard: usize) -> ApiResult<bool> {
+pub async fn cancel(redis: &Redis, uid: i64, shard: usize) -> ApiResult<bool> {
     let script = &redis.scripts.match_cancel;
-    let reply = run_in_shard(redis, cfg, shard, script, |a| {
+    let reply = run_in_shard(redis, shard, script, |a| {
         a.push(uid);
     })
     .await?;
@@ -257,13 +257,7 @@ pub async fn cancel(redis: &Redis, cfg: &MatchConfig, uid: i64, shard: usize) ->
 }
 
 /// Undoes a pair that could not be paid for; `put_back` return to their place in line.
-pub async fn unpair(
-    redis: &Redis,
-    cfg: &MatchConfig,
-    match_id: i64,
-    put_back: &[i64],
-    now: i64,
-) -> ApiResult<()> {
+pub async fn unpair(redis: &Redis, match_id: i64, put_back: &[i64], now: i64) -> ApiResult<()> {
     let shard = super::ids::shard_of(match_id);
     let args = |a: &mut Args| {
         a.push(match_id).push(now);
@@ -271,7 +265,7 @@ pub async fn unpair(
             a.push(uid);
         }
     };
-    run_in_shard(redis, cfg, shard, &redis.scripts.match_unpair, args).await?;
+    run_in_shard(redis, shard, &redis.scripts.match_unpair, args).await?;
     Ok(())
 }
 
@@ -283,7 +277,7 @@ pub async fn reap(redis: &Redis, cfg: &MatchConfig, shard: usize, now: i64) -> A
         a.push(REFUND_WINDOW_MS)
             .push(cfg.rematch_cooldown_sec * 1000);
     };
-    let reply = run_in_shard(redis, cfg, shard, &redis.scripts.match_reap, args).await?;
+    let reply = run_in_shard(redis, shard, &redis.scripts.match_reap, args).await?;
     let eta_ms = reply_int(&reply, 3);
     Ok(Reaped {
         ghosts: reply_int(&reply, 0),
@@ -302,14 +296,9 @@ pub enum Standing {
 }
 
 /// Where the user stands in the pool of `shard`.
-pub async fn status(
-    redis: &Redis,
-    cfg: &MatchConfig,
-    uid: i64,
-    shard: usize,
-) -> ApiResult<(Standing, Queue)> {
+pub async fn status(redis: &Redis, uid: i64, shard: usize) -> ApiResult<(Standing, Queue)> {
     let script = &redis.scripts.match_status;
-    let reply = run_in_shard(redis, cfg, shard, script, |a| {
+    let reply = run_in_shard(redis, shard, script, |a| {
         a.push(uid);
     })
     .await?;
@@ -342,24 +331,30 @@ fn class_filters(class: &str) -> Option<([i32; 2], i32)> {
 
 /// Announces a pair whose gems were charged. `false`: the match ended
 /// meanwhile (or was lost with a Redis master), and its gems go back.
-pub async fn confirm(redis: &Redis, cfg: &MatchConfig, match_id: i64, now: i64) -> ApiResult<bool> {
+pub async fn confirm(redis: &Redis, match_id: i64, now: i64) -> ApiResult<bool> {
     let shard = super::ids::shard_of(match_id);
     let args = |a: &mut Args| {
         a.push(match_id).push(now);
     };
-    let reply = run_in_shard(redis, cfg, shard, &redis.scripts.match_confirm, args).await?;
+    let reply = run_in_shard(redis, shard, &redis.scripts.match_confirm, args).await?;
     Ok(reply_int(&reply, 0) == 1)
 }
 
 /// Marks users alive in every shard where they wait (`ZADD XX`: others are untouched).
-pub async fn heartbeat(redis: &Redis, cfg: &MatchConfig, uids: &[i64], now: i64) -> ApiResult<()> {
-    for name in &cfg.shards {
-        let seen = format!("{}:seen", redis.keys.pool(name));
+pub async fn heartbeat(redis: &Redis, uids: &[i64], now: i64) -> ApiResult<()> {
+    for shard in redis.pools.iter() {
         for chunk in uids.chunks(1000) {
             let members: Vec<(f64, i64)> = chunk.iter().map(|uid| (now as f64, *uid)).collect();
             let _: i64 = redis
                 .pool
-                .zadd(&seen, Some(SetOptions::XX), None, false, false, members)
+                .zadd(
+                    &shard.seen,
+                    Some(SetOptions::XX),
+                    None,
+                    false,
+                    false,
+                    members,
+                )
                 .await?;
         }
     }

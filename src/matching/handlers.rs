@@ -48,13 +48,7 @@ pub async fn save_settings(state: AppState, me: AuthUser, body: Body) -> ApiResu
     state.users_changed(&[me.id]).await;
     if updated.region != current.region {
         // a user waits in one shard at a time
-        engine::cancel(
-            &state.redis,
-            &cfg.matching,
-            me.id,
-            shard_index(&state, &current.region),
-        )
-        .await?;
+        engine::cancel(&state.redis, me.id, shard_index(&state, &current.region)).await?;
     }
     message(messages::SETTINGS_SAVED)
 }
@@ -194,7 +188,7 @@ pub async fn decision(state: AppState, me: AuthUser, body: Body) -> ApiResult<Re
 pub async fn cancel(state: AppState, me: AuthUser) -> ApiResult<Response> {
     let cfg = &state.cfg.matching;
     for shard in 0..cfg.shards.len() {
-        engine::cancel(&state.redis, cfg, me.id, shard).await?;
+        engine::cancel(&state.redis, me.id, shard).await?;
     }
     message(messages::MATCHING_CANCELLED)
 }

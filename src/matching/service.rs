@@ -192,14 +192,7 @@ pub async fn search(state: AppState, ticket: Arc<Ticket>, with_status: bool) -> 
                 Err(Unpaid::Partner) => continue,
                 Err(Unpaid::Failed(e)) => return Err(e),
             }
-            if !Box::pin(engine::confirm(
-                &state.redis,
-                cfg,
-                match_id,
-                engine::now_ms(),
-            ))
-            .await?
-            {
+            if !Box::pin(engine::confirm(&state.redis, match_id, engine::now_ms())).await? {
                 // the match ended while it was charged: the gems go back, the search goes on
                 let refunded = Box::pin(ledger::refund_match(&state.db, match_id)).await?;
                 Box::pin(state.users_changed(&refunded)).await;
@@ -231,8 +224,7 @@ pub async fn queue_status(
     let (status, queue) = match queue {
         Some(queue) => ("waiting", queue),
         None => {
-            let (standing, queue) =
-                engine::status(&state.redis, &state.cfg.matching, ticket.uid, ticket.shard).await?;
+            let (standing, queue) = engine::status(&state.redis, ticket.uid, ticket.shard).await?;
             let status = match standing {
                 Standing::Pending => "pending",
                 Standing::Waiting => "waiting",
@@ -261,7 +253,7 @@ pub async fn queue_status(
 pub async fn leave_matching(state: &AppState, uid: i64) -> ApiResult<()> {
     let cfg = &state.cfg.matching;
     for shard in 0..cfg.shards.len() {
-        engine::cancel(&state.redis, cfg, uid, shard).await?;
+        engine::cancel(&state.redis, uid, shard).await?;
     }
     state.users_changed(&[uid]).await;
     Ok(())
@@ -305,8 +297,7 @@ async fn pay(
         .into_iter()
         .filter(|u| Some(*u) != short)
         .collect();
-    let cfg = &state.cfg.matching;
-    engine::unpair(&state.redis, cfg, match_id, &put_back, engine::now_ms())
+    engine::unpair(&state.redis, match_id, &put_back, engine::now_ms())
         .await
         .map_err(Unpaid::Failed)?;
     match short {

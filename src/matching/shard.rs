@@ -6,7 +6,7 @@ use fred::prelude::*;
 use crate::config::MatchConfig;
 use crate::error::{ApiError, ApiResult};
 use crate::realtime::bus;
-use crate::redis::{Args, Redis, reply_text};
+use crate::redis::{Args, PoolKeys, Redis, reply_text};
 
 /// Runs a matching script in a shard: `ARGV = [T, events channel, args...]`,
 /// `KEYS = [T:seen]` (which routes it to the shard's slot). The reply's first
@@ -14,12 +14,11 @@ use crate::redis::{Args, Redis, reply_text};
 /// delivered here and taken off.
 pub async fn run_in_shard(
     redis: &Redis,
-    cfg: &MatchConfig,
     shard: usize,
     script: &fred::types::scripts::Script,
     args: impl Fn(&mut Args),
 ) -> ApiResult<Vec<Value>> {
-    run_on(redis, redis.pool.next(), cfg, shard, script, args).await
+    run_on(redis, redis.pool.next(), shard, script, args).await
 }
 
 /// `run_in_shard` on a given connection (a `WAIT` after it must follow on the same).
@@ -28,17 +27,16 @@ pub async fn run_in_shard(
 pub(super) async fn run_on(
     redis: &Redis,
     client: &Client,
-    cfg: &MatchConfig,
     shard: usize,
     script: &fred::types::scripts::Script,
     args: impl Fn(&mut Args),
 ) -> ApiResult<Vec<Value>> {
-    let (prefix, seen) = shard_keys(redis, cfg, shard)?;
+    let keys = shard_keys(redis, shard)?;
     let build = || {
         let mut argv = Args::with_capacity(32, 512);
-        argv.push(&prefix).push(redis.events_channel());
+        argv.push(&keys.prefix).push(redis.events_channel());
         args(&mut argv);
-        (seen.clone(), argv.into_values())
+        (keys.seen.as_str(), argv.into_values())
     };
     let mut reply: Vec<Value> = Redis::run_on(client, script, build).await?;
     if reply.is_empty() {
@@ -60,14 +58,11 @@ pub(super) async fn run_on(
 }
 
 /// The key prefix (with its hash tag) of a shard, and its routing key `T:seen`.
-fn shard_keys(redis: &Redis, cfg: &MatchConfig, shard: usize) -> ApiResult<(String, String)> {
-    let name = cfg
-        .shards
+fn shard_keys(redis: &Redis, shard: usize) -> ApiResult<&PoolKeys> {
+    redis
+        .pools
         .get(shard)
-        .ok_or_else(|| ApiError::Internal(format!("no shard {shard}")))?;
-    let prefix = redis.keys.pool(name);
-    let seen = format!("{prefix}:seen");
-    Ok((prefix, seen))
+        .ok_or_else(|| ApiError::Internal(format!("no shard {shard}")))
 }
 
 /// Waits until `cfg.wait_replicas` replicas hold what `client` wrote in
@@ -81,7 +76,7 @@ pub(super) async fn replicated(
     if cfg.wait_replicas <= 0 {
         return Ok(true);
     }
-    let (_, seen) = shard_keys(redis, cfg, shard)?;
+    let seen = &shard_keys(redis, shard)?.seen;
     // on the shard's master, on the connection that wrote
     let options = fred::types::config::Options {
         cluster_hash: Some(fred::types::ClusterHash::Custom(fred::util::redis_keyslot(

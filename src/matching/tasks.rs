@@ -51,9 +51,7 @@ async fn heartbeats(state: AppState) {
     if users.is_empty() {
         return;
     }
-    if let Err(e) =
-        engine::heartbeat(&state.redis, &state.cfg.matching, &users, engine::now_ms()).await
-    {
+    if let Err(e) = engine::heartbeat(&state.redis, &users, engine::now_ms()).await {
         tracing::warn!(error = %e, "heartbeat failed");
     }
 }

@@ -156,7 +156,7 @@ async fn deliver(
         let keys: Vec<String> = users.iter().map(|u| redis.keys.user_events(*u)).collect();
         let mut args = vec![
             redis.keys.prefix().to_owned(),
-            redis.events_channel(),
+            redis.events_channel().to_owned(),
             event.clone(),
             if kept { "1" } else { "0" }.to_owned(),
         ];

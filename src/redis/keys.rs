@@ -9,6 +9,13 @@ pub struct Keys {
     prefix: String,
 }
 
+/// A pool shard's key prefix (with its hash tag, `T`) and `T:seen`, the key
+/// that routes its scripts to the shard's slot (`lua/matching/lib.lua`).
+pub struct PoolKeys {
+    pub prefix: String,
+    pub seen: String,
+}
+
 impl Keys {
     pub fn new(prefix: &str) -> Self {
         Keys {
@@ -30,6 +37,18 @@ impl Keys {
     /// matching script touches starts with it, so a shard is one Cluster slot.
     pub fn pool(&self, shard: &str) -> String {
         format!("{}{{pool:{shard}}}", self.prefix)
+    }
+
+    /// `pool` and its routing key, for every shard: built once (`Redis::pools`).
+    pub fn pools(&self, shards: &[String]) -> Vec<PoolKeys> {
+        shards
+            .iter()
+            .map(|name| {
+                let prefix = self.pool(name);
+                let seen = format!("{prefix}:seen");
+                PoolKeys { prefix, seen }
+            })
+            .collect()
     }
 
     /// A call session: `match_id a b started [ended]`.

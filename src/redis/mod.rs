@@ -12,7 +12,7 @@ use fred::prelude::*;
 use fred::types::{MultipleKeys, MultipleValues};
 
 pub use args::Args;
-pub use keys::Keys;
+pub use keys::{Keys, PoolKeys};
 pub use scripts::Scripts;
 
 use crate::config::Config;
@@ -25,6 +25,10 @@ pub struct Redis {
     pub scripts: std::sync::Arc<Scripts>,
     /// A Redis Cluster: keys of one script share a slot, events use sharded channels.
     pub clustered: bool,
+    /// The keys of each pool shard, in `MATCH_SHARDS` order.
+    pub pools: std::sync::Arc<[PoolKeys]>,
+    /// See `events_channel`.
+    channel: std::sync::Arc<str>,
 }
 
 impl Redis {
@@ -50,9 +54,17 @@ impl Redis {
         }
         let scripts = Scripts::default();
         scripts.load_all(pool.next()).await?;
+        let keys = Keys::new(&cfg.redis_prefix);
+        let channel = if clustered {
+            String::new()
+        } else {
+            keys.events_channel()
+        };
         Ok(Redis {
             pool,
-            keys: Keys::new(&cfg.redis_prefix),
+            pools: keys.pools(&cfg.matching.shards).into(),
+            channel: channel.into(),
+            keys,
             scripts: std::sync::Arc::new(scripts),
             clustered,
         })
@@ -60,12 +72,8 @@ impl Redis {
 
     /// The channel events are published on: the one broadcast channel of a
     /// single Redis, or '' on a Cluster (each user's own sharded channel).
-    pub fn events_channel(&self) -> String {
-        if self.clustered {
-            String::new()
-        } else {
-            self.keys.events_channel()
-        }
+    pub fn events_channel(&self) -> &str {
+        &self.channel
     }
 
     /// Runs a script by SHA on the next pooled connection, loading it again
