@@ -147,6 +147,7 @@ impl Application {
             redis.clone(),
             metrics.bus.clone(),
             forget,
+            cfg.event_bus_buffer,
         )
         .await?;
         let (push, push_jobs) = crate::push::outbox::Outbox::new(&cfg.push, metrics.push.clone());

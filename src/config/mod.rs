@@ -54,6 +54,8 @@ pub struct Config {
     pub heavy_queue: usize,
     /// A WebSocket that answers no ping for this long is closed.
     pub ws_pong_timeout_sec: u64,
+    /// Bus messages buffered between the Redis connection and the node's dispatcher.
+    pub event_bus_buffer: usize,
 
     pub min_age: i32,
     pub access_ttl_sec: u64,
@@ -200,6 +202,7 @@ impl Config {
             heavy_jobs: parse(src, "HEAVY_JOBS", default_heavy_jobs())?,
             heavy_queue: parse(src, "HEAVY_QUEUE", 64)?,
             ws_pong_timeout_sec: parse(src, "WS_PONG_TIMEOUT_SEC", 30)?,
+            event_bus_buffer: parse(src, "EVENT_BUS_BUFFER", 65_536)?.max(1),
 
             min_age: parse(src, "MIN_AGE", 18)?,
             access_ttl_sec: parse(src, "ACCESS_TOKEN_TTL_SEC", 15 * 60)?,

@@ -128,7 +128,11 @@ pub enum Search {
 /// Puts the user in the pool and pairs them if someone fits, charging the
 /// gems the pair owes. Run it to its end (`tokio::spawn`): it is not safe to
 /// drop half-way.
-pub async fn search(state: AppState, ticket: Arc<Ticket>, with_status: bool) -> ApiResult<Search> {
+pub async fn search(
+    state: AppState,
+    mut ticket: Arc<Ticket>,
+    with_status: bool,
+) -> ApiResult<Search> {
     let cfg = &state.cfg.matching;
     for _ in 0..MAX_ATTEMPTS {
         let match_id = state.match_ids.next(&state.db, ticket.shard).await?;
@@ -138,10 +142,21 @@ pub async fn search(state: AppState, ticket: Arc<Ticket>, with_status: bool) -> 
                 PairOutcome::Waiting(queue) => return Ok(Search::Waiting(Some(queue))),
                 PairOutcome::Charging => return Ok(Search::Waiting(None)),
                 PairOutcome::NotEnoughGems => {
-                    return Err(ApiError::NotEnoughGems {
-                        required: ticket.cost,
-                        balance: ticket.balance,
+                    // the balance may be cached from before a purchase on any node: only a
+                    // fresh one refuses
+                    let balance = ledger::balance(&state.db, ticket.uid).await?.unwrap_or(0);
+                    if balance < ticket.cost {
+                        return Err(ApiError::NotEnoughGems {
+                            required: ticket.cost,
+                            balance,
+                        });
+                    }
+                    state.tickets.remove(&ticket.uid);
+                    ticket = Arc::new(Ticket {
+                        balance,
+                        ..Ticket::clone(&ticket)
                     });
+                    continue;
                 }
                 PairOutcome::Pending {
                     match_id,

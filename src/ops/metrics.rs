@@ -103,13 +103,18 @@ impl Metrics {
                 "events_recovered_total",
                 "Events read back from streams after a reconnection of the bus",
             ),
+            lagged: counter(
+                "event_bus_lagged_total",
+                "Bursts that outran the bus buffer (events lost, caches forgotten)",
+            ),
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 13] = [
             Box::new(push.clone()),
             Box::new(bus.received.clone()),
             Box::new(bus.unneeded.clone()),
             Box::new(bus.resubscribes.clone()),
             Box::new(bus.recovered.clone()),
+            Box::new(bus.lagged.clone()),
             Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(matches.clone()),

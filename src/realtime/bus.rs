@@ -35,6 +35,8 @@ pub struct BusMetrics {
     pub resubscribes: IntCounter,
     /// Events read back from streams after a reconnection (else lost meanwhile).
     pub recovered: IntCounter,
+    /// Bursts that outran the buffer; each loses its events and forgets every cache.
+    pub lagged: IntCounter,
 }
 
 /// What another node changed, that this node may have cached.

@@ -15,9 +15,6 @@ use super::event::{Dispatched, Event};
 use super::hub::Hub;
 use crate::redis::Redis;
 
-/// Bus messages buffered between the Redis connection and the dispatcher.
-const BUS_BUFFER: usize = 65_536;
-
 /// The line before each event of a bus message (`lua/realtime/event.lua`).
 #[derive(Deserialize)]
 struct Envelope<'a> {
@@ -33,11 +30,12 @@ pub async fn start(
     redis: Redis,
     metrics: BusMetrics,
     on_invalidate: OnInvalidate,
+    buffer: usize,
 ) -> Result<Arc<Hub>, fred::error::Error> {
     let subscriber = Builder::from_config(config)
         .set_policy(crate::redis::reconnect_policy())
         // bursts (a crowd paired at once) must not overflow the client's buffer
-        .with_performance_config(|p| p.broadcast_channel_capacity = BUS_BUFFER)
+        .with_performance_config(|p| p.broadcast_channel_capacity = buffer)
         // named after the client, so that its connections can be told apart (and cut in tests)
         .with_connection_config(|c| c.auto_client_setname = true)
         .build_subscriber_client()?;
@@ -76,9 +74,12 @@ pub async fn start(
                         hand_over(reader.bus(), &reader, &payload);
                     }
                 }
-                // a burst outran the buffer: those events are lost, the next ones are not
+                // a burst outran the buffer: those events are lost, the next ones are not;
+                // invalidations may be among them, so every cache is forgotten
                 Err(RecvError::Lagged(skipped)) => {
-                    tracing::warn!(skipped, "event bus lagged; events lost")
+                    tracing::warn!(skipped, "event bus lagged; events lost, caches forgotten");
+                    reader.bus().metrics.lagged.inc();
+                    (reader.bus().on_invalidate)(Invalidation::All);
                 }
                 Err(RecvError::Closed) => return,
             }

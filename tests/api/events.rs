@@ -166,15 +166,6 @@ async fn a_bus_that_lost_its_connection_renews_it_and_delivers_what_came_meanwhi
     assert_eq!(notes(&mut socket, 1).await[0].1, 11);
 }
 
-/// The value of a counter in a node's `/metrics`.
-async fn counter(app: &TestApp, name: &str) -> f64 {
-    let metrics = app.metrics().await;
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .map_or(0.0, |v| v.parse().unwrap())
-}
-
 /// Calls of a Redis command so far, summed over every master.
 async fn command_calls(app: &TestApp, command: &str) -> u64 {
     use fred::prelude::ClientLike;
@@ -210,8 +201,8 @@ async fn on_a_cluster_a_node_hears_only_its_own_users_events_through_sharded_cha
     let mut socket = websocket(&app.url, &user.token).await;
     let plain_before = command_calls(&app, "publish").await;
     let (heard_before, unneeded_before) = (
-        counter(&other, "events_received_total").await,
-        counter(&other, "events_unneeded_total").await,
+        other.counter("events_received_total").await,
+        other.counter("events_unneeded_total").await,
     );
     for n in 1..=5 {
         send(&other, user.id, n).await;
@@ -223,11 +214,11 @@ async fn on_a_cluster_a_node_hears_only_its_own_users_events_through_sharded_cha
         .collect();
     assert_eq!(got, [1, 2, 3, 4, 5]);
     if app.state.redis.clustered {
-        let heard = counter(&other, "events_received_total").await - heard_before;
-        let unneeded = counter(&other, "events_unneeded_total").await - unneeded_before;
+        let heard = other.counter("events_received_total").await - heard_before;
+        let unneeded = other.counter("events_unneeded_total").await - unneeded_before;
         // the other node serves nobody concerned: it hears nothing
         assert_eq!((heard, unneeded), (0.0, 0.0));
-        assert_eq!(counter(&app, "events_unneeded_total").await, 0.0);
+        assert_eq!(app.counter("events_unneeded_total").await, 0.0);
         assert_eq!(
             command_calls(&app, "publish").await,
             plain_before,
@@ -238,13 +229,13 @@ async fn on_a_cluster_a_node_hears_only_its_own_users_events_through_sharded_cha
         // one channel: every node hears every event, needed or not (the other
         // node's reader may still be on its way to the fifth)
         let heard = eventually(
-            || counter(&other, "events_received_total"),
+            || other.counter("events_received_total"),
             |n| n - heard_before >= 5.0,
         )
         .await
             - heard_before;
         let unneeded = eventually(
-            || counter(&other, "events_unneeded_total"),
+            || other.counter("events_unneeded_total"),
             |n| n - unneeded_before >= 5.0,
         )
         .await

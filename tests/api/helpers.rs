@@ -442,6 +442,15 @@ impl TestApp {
         res.text().await.unwrap()
     }
 
+    /// The value of a counter in the node's `/metrics`.
+    pub async fn counter(&self, name: &str) -> f64 {
+        let metrics = self.metrics().await;
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .map_or(0.0, |v| v.parse().unwrap())
+    }
+
     pub async fn cancel(&self, token: &str) -> (StatusCode, Value) {
         self.post("/api/match/cancel/", Some(token), &json!({}))
             .await
