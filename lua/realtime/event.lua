@@ -1,7 +1,7 @@
 -- Delivering events to users (prepended to every script that delivers events).
 -- An event is appended to the user's stream <prefix>{u:<uid>}:ev (at most ~128
--- entries, gone 5 minutes after the last one: what a reconnecting client can
--- replay), then published with its stream id as two lines, {"to":[uid],"id":...}
+-- entries, kept at least 5 minutes after the last one: what a reconnecting client
+-- can replay; readers skip older entries), then published with its stream id as two lines, {"to":[uid],"id":...}
 -- and the event's JSON, written on one line (the node's bus.rs turns a raw newline,
 -- which JSON allows only as whitespace, into a space), so that a node reads the
 -- event without scanning it twice: with a single Redis on `channel`, where flush()
@@ -9,7 +9,11 @@
 -- Cluster (`channel` is '') at once on the user's own sharded channel
 -- <prefix>{u:<uid>}:ch (one SPUBLISH reaches the one master of that slot and the
 -- nodes that serve the user, nobody else). An event not `kept` (internal ones) is published only.
-local EVENTS_KEEP_MS = '300000'
+-- A stream's expiry is pushed to 10 minutes only when less than 5 are left: a read
+-- per event and a write every 5 minutes, instead of a write per event (a write costs
+-- Redis about twice a read, with its AOF record).
+local EVENTS_KEEP_MS = 300000
+local EVENTS_EXPIRE_MS = '600000'
 local UNSENT = {}
 
 -- Returns the event's stream id ('' when not kept).
@@ -18,7 +22,9 @@ local function deliver(prefix, channel, uid, event, kept)
   if kept then
     local stream = prefix .. '{u:' .. uid .. '}:ev'
     id = redis.call('XADD', stream, 'MAXLEN', '~', '128', '*', 'e', event)
-    redis.call('PEXPIRE', stream, EVENTS_KEEP_MS)
+    if redis.call('PTTL', stream) < EVENTS_KEEP_MS then
+      redis.call('PEXPIRE', stream, EVENTS_EXPIRE_MS)
+    end
   end
   local message = '{"to":[' .. uid .. '],"id":"' .. id .. '"}\n' .. event
   if channel == '' then

@@ -19,6 +19,35 @@ async fn send(app: &TestApp, uid: i64, n: u32) {
         .unwrap();
 }
 
+#[tokio::test]
+async fn a_stream_outlives_its_last_event_by_five_minutes_with_one_expiry_write_in_five() {
+    use fred::prelude::KeysInterface;
+    let app = spawn_app().await;
+    let user = app.signup().await;
+    let stream = app.state.redis.keys.user_events(user.id);
+    let ttl = || async {
+        let ms: i64 = app.state.redis.pool.pttl(&stream).await.unwrap();
+        ms
+    };
+    send(&app, user.id, 1).await;
+    let first = ttl().await;
+    assert!((300_000..=600_000).contains(&first), "{first} ms");
+    // nearly gone: the next event keeps the stream 5 minutes more at least
+    let _: bool = app
+        .state
+        .redis
+        .pool
+        .pexpire(&stream, 1000, None)
+        .await
+        .unwrap();
+    send(&app, user.id, 2).await;
+    let renewed = ttl().await;
+    assert!(renewed > 300_000, "{renewed} ms");
+    // far from gone: the next event leaves the expiry as it is
+    send(&app, user.id, 3).await;
+    assert!(ttl().await <= renewed);
+}
+
 /// The `n` of the next `note` events of a WebSocket, with their ids, until `count`.
 async fn notes(socket: &mut Socket, count: usize) -> Vec<(String, u64)> {
     let mut out = Vec::new();
