@@ -1,5 +1,8 @@
--- Shared prelude of the matching scripts (prepended to each, after realtime/event.lua,
--- when the binary is built). Every matching script takes ARGV[1] = T, the shard's key
+-- Shared prelude of the matching scripts. The matching scripts are the functions of
+-- one Redis Functions library (`src/redis/scripts.rs` builds it: realtime/event.lua,
+-- this file, then each script as the body of a function(KEYS, ARGV) that calls begin()
+-- first), so this prelude is run once when the library is loaded, not on every call.
+-- Every matching script takes ARGV[1] = T, the shard's key
 -- prefix with its hash tag ({pool:<shard>}), and ARGV[2] = the events channel ('' on a
 -- Cluster). KEYS[1] is T .. ':seen', which routes the script to the shard's slot; every
 -- key below is built from T, so all of them live in that one slot.
@@ -47,8 +50,16 @@
 -- rather than kept. Arguments of redis.call() are given as text where they can be
 -- ('0', not 0): Redis writes a Lua number out with %.17g, about 2,000 instructions
 -- each (a callgrind count, BENCHMARKS.md).
-local T = ARGV[1]
-local CHANNEL = ARGV[2]
+-- The call's shard prefix, events channel, key prefix of users' streams, and events
+-- left for the caller to deliver: set by begin() at the start of every call.
+local T, CHANNEL, PREFIX, OUTBOX
+
+local function begin(argv)
+  T, CHANNEL = argv[1], argv[2]
+  PREFIX = string.sub(T, 1, string.find(T, '{pool:', 1, true) - 1)
+  OUTBOX = {}
+  UNSENT = {}
+end
 
 -- one concatenation per key (no table, no intermediate strings)
 local function k(a, b, c, d)
@@ -169,9 +180,6 @@ local function relaxed(amin, amax, radius, spec, since, now)
   end
   return amin, amax, math.floor(radius), next_at
 end
-
-local PREFIX = string.sub(T, 1, string.find(T, '{pool:', 1, true) - 1)
-local OUTBOX = {}
 
 local function publish(to, event)
   for _, uid in ipairs(to) do

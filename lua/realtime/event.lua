@@ -1,4 +1,5 @@
--- Delivering events to users (prepended to every script that delivers events).
+-- Delivering events to users (prepended to every script that delivers events, and to
+-- the matching library, whose begin() empties UNSENT at the start of every call).
 -- An event is appended to the user's stream <prefix>{u:<uid>}:ev (at most ~128
 -- entries, kept at least 5 minutes after the last one: what a reconnecting client
 -- can replay; readers skip older entries), then published with its stream id as two lines, {"to":[uid],"id":...}

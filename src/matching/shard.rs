@@ -1,12 +1,13 @@
-//! Running a script of `lua/matching/` in a shard of the pool: its keys and
-//! arguments, and the events it hands back to deliver (on a Cluster).
+//! Running a script of `lua/matching/` (a function of the matching library) in a
+//! shard of the pool: its keys and arguments, and the events it hands back to
+//! deliver (on a Cluster).
 
 use fred::prelude::*;
 
 use crate::config::MatchConfig;
 use crate::error::{ApiError, ApiResult};
 use crate::realtime::bus;
-use crate::redis::{Args, PoolKeys, Redis, reply_text};
+use crate::redis::{Args, Function, PoolKeys, Redis, reply_text};
 
 /// Runs a matching script in a shard: `ARGV = [T, events channel, args...]`,
 /// `KEYS = [T:seen]` (which routes it to the shard's slot). The reply's first
@@ -15,20 +16,20 @@ use crate::redis::{Args, PoolKeys, Redis, reply_text};
 pub async fn run_in_shard(
     redis: &Redis,
     shard: usize,
-    script: &fred::types::scripts::Script,
+    function: &Function,
     args: impl Fn(&mut Args),
 ) -> ApiResult<Vec<Value>> {
-    run_on(redis, redis.pool.next(), shard, script, args).await
+    run_on(redis, redis.pool.next(), shard, function, args).await
 }
 
 /// `run_in_shard` on a given connection (a `WAIT` after it must follow on the same).
-/// `args` writes the script's own arguments: once, and again only if the script
+/// `args` writes the script's own arguments: once, and again only if the library
 /// has to be loaded.
 pub(super) async fn run_on(
     redis: &Redis,
     client: &Client,
     shard: usize,
-    script: &fred::types::scripts::Script,
+    function: &Function,
     args: impl Fn(&mut Args),
 ) -> ApiResult<Vec<Value>> {
     let keys = shard_keys(redis, shard)?;
@@ -38,7 +39,7 @@ pub(super) async fn run_on(
         args(&mut argv);
         (keys.seen.as_str(), argv.into_values())
     };
-    let mut reply: Vec<Value> = Redis::run_on(client, script, build).await?;
+    let mut reply: Vec<Value> = redis.call_on(client, function, build).await?;
     if reply.is_empty() {
         return Err(ApiError::Internal(
             "a matching script answered nothing".into(),

@@ -13,7 +13,7 @@ use fred::types::{MultipleKeys, MultipleValues};
 
 pub use args::Args;
 pub use keys::{Keys, PoolKeys};
-pub use scripts::Scripts;
+pub use scripts::{Function, Scripts};
 
 use crate::config::Config;
 
@@ -115,6 +115,32 @@ impl Redis {
                 Box::pin(script.load(client)).await?;
                 let (keys, args) = build();
                 Box::pin(client.evalsha(script.sha1().clone(), keys, args)).await
+            }
+            result => result,
+        }
+    }
+
+    /// Calls a function of the matching library on `client`, with the keys and
+    /// arguments `build` makes: once, and again only if Redis lost the library
+    /// (a restart without persistence, `FUNCTION FLUSH`, a new empty master).
+    pub async fn call_on<R, K, V>(
+        &self,
+        client: &Client,
+        function: &Function,
+        build: impl Fn() -> (K, V),
+    ) -> Result<R, fred::error::Error>
+    where
+        R: FromValue,
+        K: Into<MultipleKeys> + Send,
+        V: TryInto<MultipleValues> + Send,
+        V::Error: Into<fred::error::Error> + Send,
+    {
+        let (keys, args) = build();
+        match Box::pin(client.fcall(function.name.as_str(), keys, args)).await {
+            Err(e) if e.details().contains("Function not found") => {
+                Box::pin(self.scripts.library.load(client)).await?;
+                let (keys, args) = build();
+                Box::pin(client.fcall(function.name.as_str(), keys, args)).await
             }
             result => result,
         }

@@ -860,9 +860,10 @@ async fn the_pairing_task_stays_small() {
     assert!(size <= 2048, "the pairing future is {size} bytes");
 }
 
-/// A Redis that forgot the scripts (a restart, `SCRIPT FLUSH`, a failover to a
-/// replica that never loaded them) gets each one again from the first request
-/// that runs it: pairing, deciding and a call's session all go on.
+/// A Redis that forgot the scripts and the matching library (a restart,
+/// `SCRIPT FLUSH` / `FUNCTION FLUSH`, a failover to a replica that never loaded
+/// them) gets each one again from the first request that runs it: pairing,
+/// deciding and a call's session all go on.
 #[tokio::test]
 async fn scripts_redis_forgot_are_loaded_again() {
     let app = spawn_app().await;
@@ -879,10 +880,13 @@ async fn scripts_redis_forgot_are_loaded_again() {
     .await
     .unwrap();
     assert_eq!(got, "again:1");
+    // and the matching library, lost the same way, is loaded again by the first call
     if app.state.redis.clustered {
         client.script_flush_cluster(false).await.unwrap();
+        client.function_flush_cluster(false).await.unwrap();
     } else {
         client.script_flush(false).await.unwrap();
+        let _: () = client.function_flush(false).await.unwrap();
     }
     let (a, _b, match_id) = matched(&app).await;
     let (status, body) = app.start_call(&a.token, match_id).await;
