@@ -109,15 +109,8 @@ impl Redis {
         V: TryInto<MultipleValues> + Send,
         V::Error: Into<fred::error::Error> + Send,
     {
-        let (keys, args) = build();
-        match Box::pin(client.evalsha(script.sha1().clone(), keys, args)).await {
-            Err(e) if e.details().starts_with("NOSCRIPT") => {
-                Box::pin(script.load(client)).await?;
-                let (keys, args) = build();
-                Box::pin(client.evalsha(script.sha1().clone(), keys, args)).await
-            }
-            result => result,
-        }
+        let run = |keys, args| client.evalsha(script.sha1().clone(), keys, args);
+        run_loading(build, run, "NOSCRIPT", script.load(client)).await
     }
 
     /// Calls a function of the matching library on `client`, with the keys and
@@ -135,15 +128,32 @@ impl Redis {
         V: TryInto<MultipleValues> + Send,
         V::Error: Into<fred::error::Error> + Send,
     {
-        let (keys, args) = build();
-        match Box::pin(client.fcall(function.name.as_str(), keys, args)).await {
-            Err(e) if e.details().contains("Function not found") => {
-                Box::pin(self.scripts.library.load(client)).await?;
-                let (keys, args) = build();
-                Box::pin(client.fcall(function.name.as_str(), keys, args)).await
-            }
-            result => result,
+        let run = |keys, args| client.fcall(function.name.as_str(), keys, args);
+        let load = self.scripts.library.load(client);
+        run_loading(build, run, "Function not found", load).await
+    }
+}
+
+/// Runs code kept in Redis (`run`) with the keys and arguments `build` makes:
+/// once, and again after `load` only if Redis answered that the code is
+/// `missing`.
+async fn run_loading<R, K, V, F>(
+    build: impl Fn() -> (K, V),
+    run: impl Fn(K, V) -> F,
+    missing: &str,
+    load: impl Future<Output = Result<(), fred::error::Error>>,
+) -> Result<R, fred::error::Error>
+where
+    F: Future<Output = Result<R, fred::error::Error>>,
+{
+    let (keys, args) = build();
+    match Box::pin(run(keys, args)).await {
+        Err(e) if e.details().contains(missing) => {
+            Box::pin(load).await?;
+            let (keys, args) = build();
+            Box::pin(run(keys, args)).await
         }
+        result => result,
     }
 }
 
