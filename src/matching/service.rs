@@ -134,6 +134,19 @@ pub async fn search(
     with_status: bool,
 ) -> ApiResult<Search> {
     let cfg = &state.cfg.matching;
+    if ticket.cost > ticket.balance {
+        // a cached balance may predate a purchase on any node: only a fresh one refuses
+        let balance = ledger::balance(&state.db, ticket.uid)
+            .await?
+            .ok_or(ApiError::InvalidToken)?;
+        if balance != ticket.balance {
+            state.tickets.remove(&ticket.uid);
+            ticket = Arc::new(Ticket {
+                balance,
+                ..Ticket::clone(&ticket)
+            });
+        }
+    }
     for _ in 0..MAX_ATTEMPTS {
         let match_id = state.match_ids.next(&state.db, ticket.shard).await?;
         let now = engine::now_ms();
@@ -142,21 +155,10 @@ pub async fn search(
                 PairOutcome::Waiting(queue) => return Ok(Search::Waiting(Some(queue))),
                 PairOutcome::Charging => return Ok(Search::Waiting(None)),
                 PairOutcome::NotEnoughGems => {
-                    // the balance may be cached from before a purchase on any node: only a
-                    // fresh one refuses
-                    let balance = ledger::balance(&state.db, ticket.uid).await?.unwrap_or(0);
-                    if balance < ticket.cost {
-                        return Err(ApiError::NotEnoughGems {
-                            required: ticket.cost,
-                            balance,
-                        });
-                    }
-                    state.tickets.remove(&ticket.uid);
-                    ticket = Arc::new(Ticket {
-                        balance,
-                        ..Ticket::clone(&ticket)
+                    return Err(ApiError::NotEnoughGems {
+                        required: ticket.cost,
+                        balance: ticket.balance,
                     });
-                    continue;
                 }
                 PairOutcome::Pending {
                     match_id,

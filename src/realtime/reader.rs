@@ -78,8 +78,8 @@ pub async fn start(
                 // invalidations may be among them, so every cache is forgotten
                 Err(RecvError::Lagged(skipped)) => {
                     tracing::warn!(skipped, "event bus lagged; events lost, caches forgotten");
-                    reader.bus().metrics.lagged.inc();
                     (reader.bus().on_invalidate)(Invalidation::All);
+                    reader.bus().metrics.lagged.inc();
                 }
                 Err(RecvError::Closed) => return,
             }
