@@ -136,7 +136,8 @@ pub async fn search(
     let cfg = &state.cfg.matching;
     if ticket.cost > ticket.balance {
         // a cached balance may predate a purchase on any node: only a fresh one refuses
-        let balance = ledger::balance(&state.db, ticket.uid)
+        // boxed, as every rare path here (see the_pairing_task_stays_small)
+        let balance = Box::pin(ledger::balance(&state.db, ticket.uid))
             .await?
             .ok_or(ApiError::InvalidToken)?;
         if balance != ticket.balance {

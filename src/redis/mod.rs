@@ -110,7 +110,7 @@ impl Redis {
         V::Error: Into<fred::error::Error> + Send,
     {
         let run = |keys, args| client.evalsha(script.sha1().clone(), keys, args);
-        run_loading(build, run, "NOSCRIPT", script.load(client)).await
+        run_loading(build, run, "NOSCRIPT", || script.load(client)).await
     }
 
     /// Calls a function of the matching library on `client`, with the keys and
@@ -129,27 +129,29 @@ impl Redis {
         V::Error: Into<fred::error::Error> + Send,
     {
         let run = |keys, args| client.fcall(function.name.as_str(), keys, args);
-        let load = self.scripts.library.load(client);
+        let load = || self.scripts.library.load(client);
         run_loading(build, run, "Function not found", load).await
     }
 }
 
 /// Runs code kept in Redis (`run`) with the keys and arguments `build` makes:
 /// once, and again after `load` only if Redis answered that the code is
-/// `missing`.
-async fn run_loading<R, K, V, F>(
+/// `missing`. (`load` makes its future only then: held from the start, fred's
+/// would grow every caller's future by kilobytes.)
+async fn run_loading<R, K, V, F, L>(
     build: impl Fn() -> (K, V),
     run: impl Fn(K, V) -> F,
     missing: &str,
-    load: impl Future<Output = Result<(), fred::error::Error>>,
+    load: impl Fn() -> L,
 ) -> Result<R, fred::error::Error>
 where
     F: Future<Output = Result<R, fred::error::Error>>,
+    L: Future<Output = Result<(), fred::error::Error>>,
 {
     let (keys, args) = build();
     match Box::pin(run(keys, args)).await {
         Err(e) if e.details().contains(missing) => {
-            Box::pin(load).await?;
+            Box::pin(load()).await?;
             let (keys, args) = build();
             Box::pin(run(keys, args)).await
         }
