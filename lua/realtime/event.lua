@@ -2,8 +2,8 @@
 -- the matching library, whose begin() empties UNSENT at the start of every call).
 -- An event is appended to the user's stream <prefix>{u:<uid>}:ev (at most ~128
 -- entries, kept at least 5 minutes after the last one: what a reconnecting client
--- can replay; readers skip older entries), then published with its stream id as two lines, {"to":[uid],"id":...}
--- and the event's JSON, written on one line (the node's bus.rs turns a raw newline,
+-- can replay; readers skip older entries), then published with its stream id as two
+-- lines, {"to":[uid],"id":...} and the event's JSON, written on one line (the node's bus.rs turns a raw newline,
 -- which JSON allows only as whitespace, into a space), so that a node reads the
 -- event without scanning it twice: with a single Redis on `channel`, where flush()
 -- sends a script's messages as one PUBLISH (their lines one after another); on a

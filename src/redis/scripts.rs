@@ -1,24 +1,22 @@
 //! The Lua scripts under `lua/`, compiled into the binary and loaded once at
 //! start: the small ones as scripts run by SHA (`Redis::run` reloads them after
 //! `NOSCRIPT`), the matching ones as the functions of one Redis Functions library
-//! (`Redis::call` reloads it when Redis lost it).
+//! (`Redis::call_on` reloads it when Redis lost it).
 
 use fred::prelude::*;
 use fred::types::scripts::Script;
 
-macro_rules! lua {
-    ($path:literal) => {
-        Script::from_lua(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/lua/",
-            $path
-        )))
-    };
-}
-
+/// The text of a file under `lua/`.
 macro_rules! source {
     ($path:literal) => {
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/lua/", $path))
+    };
+}
+
+/// A script of one file under `lua/`.
+macro_rules! lua {
+    ($path:literal) => {
+        Script::from_lua(source!($path))
     };
 }
 
@@ -113,14 +111,8 @@ impl Default for Scripts {
             rotate_refresh: lua!("auth/rotate_refresh.lua"),
             rate_take: lua!("ratelimit/take.lua"),
             deliver: Script::from_lua(concat!(
-                include_str!(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/lua/realtime/event.lua"
-                )),
-                include_str!(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/lua/realtime/deliver.lua"
-                ))
+                source!("realtime/event.lua"),
+                source!("realtime/deliver.lua")
             )),
             sms_issue: lua!("sms/issue_code.lua"),
             sms_cancel: lua!("sms/cancel_code.lua"),
