@@ -149,7 +149,13 @@ pub async fn decision(state: AppState, me: AuthUser, body: Body) -> ApiResult<Re
     service::ticket(&state, me.id, None).await?;
     let cfg = &state.cfg.matching;
     let accept = matches!(req.decision, Decision::Accept);
-    let mut events = state.hub.subscribe(me.id).await?;
+    // an accept may wait for the partner's decision: listening before deciding, so
+    // that it cannot be missed; a reject never waits
+    let mut events = if accept {
+        Some(state.hub.subscribe(me.id).await?)
+    } else {
+        None
+    };
     let now = engine::now_ms();
     let status = match engine::decide(&state.redis, cfg, me.id, req.match_id, accept, now).await? {
         DecideOutcome::Missing => return Err(ApiError::NotFound),
@@ -158,6 +164,11 @@ pub async fn decision(state: AppState, me: AuthUser, body: Body) -> ApiResult<Re
         DecideOutcome::Next => "next",
         DecideOutcome::Waiting { deadline_ms } => {
             let left = Duration::from_millis((deadline_ms - now).max(0) as u64);
+            let Some(events) = events.as_mut() else {
+                return Err(ApiError::Internal(
+                    "a reject left its match undecided".into(),
+                ));
+            };
             let heard = events
                 .wait_for(Instant::now() + left, |e| {
                     e.kind == MATCH_DECIDED && e.match_id == Some(req.match_id)
