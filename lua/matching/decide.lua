@@ -18,8 +18,9 @@ if m[4] ~= 'pending' then
   return reply({m[4]})
 end
 -- undecided at the deadline counts as reject
-if now >= tonumber(m[5]) or ARGV[5] == 'reject' then
-  finish(mid, 'next', m)
+local late = now >= tonumber(m[5])
+if late or ARGV[5] == 'reject' then
+  finish(mid, 'next', m, not late)
   return reply({'next'})
 end
 redis.call('HSET', k('m', mid), 'd' .. side, 'accept')

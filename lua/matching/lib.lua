@@ -36,7 +36,8 @@
 --                               last 1000 of 10 minutes (trimmed by reap.lua)
 --   T:stats               hash  eta: the median of T:waits (ms), kept by reap.lua
 --   T:m:<id>              hash  a b status deadline da db card_a card_b [unpaid] [call]
---                               (kept a minute after it ends; ten if matched, for the call);
+--                               (kept a minute past its deadline or after it ends, whichever
+--                               is later; ten if matched, for the call);
 --                               `unpaid` until the server charged its gems (confirm.lua)
 --   T:um:<uid>            str   id of the user's undecided match
 --   T:deadlines           zset  undecided match ids by deadline (ms)
@@ -205,8 +206,9 @@ end
 -- ends before its gems were confirmed was never announced: nobody is told, and it is
 -- noted for a refund of whatever was charged for it meanwhile. `m` is {a, b, unpaid}
 -- when the caller read them and saw the match undecided; else a match that ended
--- already is left as it is.
-local function finish(mid, status, m)
+-- already is left as it is. `early`: it ends as 'next' before its deadline, so the
+-- expiry pair.lua gave it (a minute past the deadline) keeps it a minute already.
+local function finish(mid, status, m, early)
   redis.call('ZREM', k('deadlines'), mid)
   local key = k('m', mid)
   if not m then
@@ -216,7 +218,11 @@ local function finish(mid, status, m)
     end
   end
   redis.call('HSET', key, 'status', status)
-  redis.call('PEXPIRE', key, status == 'matched' and KEEP_MATCHED_MS or KEEP_ENDED_MS)
+  if status == 'matched' then
+    redis.call('PEXPIRE', key, KEEP_MATCHED_MS)
+  elseif not early then
+    redis.call('PEXPIRE', key, KEEP_ENDED_MS)
+  end
   -- while a match is undecided, both users' pointers lead to it and to nothing else
   redis.call('DEL', k('um', m[1]), k('um', m[2]))
   if m[3] then
