@@ -217,13 +217,14 @@ impl Hub {
             .is_some_and(|local| local.listeners.iter().any(|l| l.stream))
     }
 
-    /// Every local user and where their stream is to be read back from after
-    /// a reconnection of the bus: after the last event they were handed, or
-    /// from when the node began listening for them.
+    /// Every user listening here and where their stream is to be read back
+    /// from after the bus lost events (a reconnection, a lag): after the last
+    /// event they were handed, or from when the node began listening for them.
     pub fn positions(&self) -> Vec<(i64, String)> {
         let users = self.users.lock().expect("hub lock");
         users
             .iter()
+            .filter(|(_, local)| !local.listeners.is_empty())
             .map(|(uid, local)| {
                 let from = local
                     .last_id

@@ -74,12 +74,18 @@ pub async fn start(
                         hand_over(reader.bus(), &reader, &payload);
                     }
                 }
-                // a burst outran the buffer: those events are lost, the next ones are not;
-                // invalidations may be among them, so every cache is forgotten
+                // a burst outran the buffer: those messages are lost, the next ones are
+                // not. Invalidations may be among them, so every cache is forgotten; the
+                // events are read back from the users' streams before anything newer is
+                // handed on (what is still buffered then comes as a repeat, and is skipped)
                 Err(RecvError::Lagged(skipped)) => {
-                    tracing::warn!(skipped, "event bus lagged; events lost, caches forgotten");
+                    tracing::warn!(
+                        skipped,
+                        "event bus lagged; caches forgotten, streams read back"
+                    );
                     (reader.bus().on_invalidate)(Invalidation::All);
                     reader.bus().metrics.lagged.inc();
+                    read_back(reader.bus(), &reader, "a lag of the bus").await;
                 }
                 Err(RecvError::Closed) => return,
             }
@@ -187,6 +193,12 @@ async fn renew(bus: &Bus, hub: &Hub, server: &fred::types::config::Server) {
             tracing::error!(%server, error = %e, "event bus reconnected; renewing subscriptions failed")
         }
     }
+    read_back(bus, hub, "the reconnection").await;
+}
+
+/// Hands each user listening here what their stream holds after the last
+/// event they were handed: events lost to `cause` (a reconnection, a lag).
+async fn read_back(bus: &Bus, hub: &Hub, cause: &str) {
     let mut recovered = 0;
     for (uid, last) in hub.positions() {
         match bus.read_after(uid, &last).await {
@@ -204,9 +216,6 @@ async fn renew(bus: &Bus, hub: &Hub, server: &fred::types::config::Server) {
     }
     bus.metrics.recovered.inc_by(recovered);
     if recovered > 0 {
-        tracing::warn!(
-            recovered,
-            "events missed during the reconnection delivered from streams"
-        );
+        tracing::warn!(recovered, cause, "missed events delivered from streams");
     }
 }

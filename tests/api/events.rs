@@ -204,6 +204,41 @@ async fn a_bus_that_lost_its_connection_renews_it_and_delivers_what_came_meanwhi
     assert_eq!(notes(&mut socket, 1).await[0].1, 11);
 }
 
+#[tokio::test]
+async fn a_burst_that_outruns_the_bus_buffer_is_read_back_from_the_streams() {
+    use voxmatch::realtime::bus::{Invalidation, invalidate};
+    let app = spawn_app_with(&[("EVENT_BUS_BUFFER", "1")]).await;
+    let user = member(&app, "female", 30).await;
+    let mut socket = websocket(&app.url, &user.token).await;
+    send(&app, user.id, 0).await;
+    notes(&mut socket, 1).await;
+    // the user's 50 events in the middle of 2,000 messages for nobody, all at once
+    let noise = || (0..1_000).map(|_| invalidate(&app.state.redis, Invalidation::Users(vec![-1])));
+    let (before, notes_sent, after) = tokio::join!(
+        futures_util::future::join_all(noise()),
+        futures_util::future::join_all((1..=50).map(|n| send(&app, user.id, n))),
+        futures_util::future::join_all(noise()),
+    );
+    assert_eq!(notes_sent.len(), 50);
+    for sent in before.into_iter().chain(after) {
+        sent.unwrap();
+    }
+    let got = notes(&mut socket, 50).await;
+    let ids: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
+    let mut ordered = ids.clone();
+    ordered.sort_by_key(|id| voxmatch::realtime::event::stream_position(id));
+    assert_eq!(ids, ordered, "in the stream's order");
+    let mut ns: Vec<u64> = got.iter().map(|(_, n)| *n).collect();
+    ns.sort_unstable();
+    assert_eq!(ns, (1..=50).collect::<Vec<_>>(), "each once");
+    no_more_notes(&mut socket).await;
+    assert!(
+        app.counter("event_bus_lagged_total").await > 0.0,
+        "the burst never outran a buffer of one"
+    );
+    assert!(app.counter("events_recovered_total").await >= 1.0);
+}
+
 /// Calls of a Redis command so far, summed over every master.
 async fn command_calls(app: &TestApp, command: &str) -> u64 {
     use fred::prelude::ClientLike;
