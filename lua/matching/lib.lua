@@ -187,7 +187,7 @@ local function publish(to, event)
     if CHANNEL == '' then
       OUTBOX[#OUTBOX + 1] = {uid, event}
     else
-      deliver(PREFIX, CHANNEL, uid, event, true)
+      deliver(PREFIX, CHANNEL, uid, event)
     end
   end
 end

@@ -2,14 +2,15 @@
 -- the matching library, whose begin() empties UNSENT at the start of every call).
 -- An event is appended to the user's stream <prefix>{u:<uid>}:ev (at most ~128
 -- entries, kept at least 5 minutes after the last one: what a reconnecting client
--- can replay; readers skip older entries), then published with its stream id as two
--- lines, {"to":[uid],"id":...} and the event's JSON, written on one line (the node's bus.rs turns a raw newline,
--- which JSON allows only as whitespace, into a space), so that a node reads the
--- event without scanning it twice: with a single Redis on `channel`, where flush()
--- sends a script's messages as one PUBLISH (their lines one after another); on a
--- Cluster (`channel` is '') at once on the user's own sharded channel
--- <prefix>{u:<uid>}:ch (one SPUBLISH reaches the one master of that slot and the
--- nodes that serve the user, nobody else). An event not `kept` (internal ones) is published only.
+-- can replay, and what a node that lost bus messages reads back; readers skip older
+-- entries), then published with its stream id as two lines, {"to":[uid],"id":...} and
+-- the event's JSON, written on one line (the node's bus.rs turns a raw newline, which
+-- JSON allows only as whitespace, into a space), so that a node reads the event
+-- without scanning it twice: with a single Redis on `channel`, where flush() sends a
+-- script's messages as one PUBLISH (their lines one after another); on a Cluster
+-- (`channel` is '') at once on the user's own sharded channel <prefix>{u:<uid>}:ch
+-- (one SPUBLISH reaches the one master of that slot and the nodes that serve the
+-- user, nobody else).
 -- A stream's expiry is pushed to 10 minutes only when less than 5 are left: a read
 -- per event and a write every 5 minutes, instead of a write per event (a write costs
 -- Redis about twice a read, with its AOF record).
@@ -17,15 +18,12 @@ local EVENTS_KEEP_MS = 300000
 local EVENTS_EXPIRE_MS = '600000'
 local UNSENT = {}
 
--- Returns the event's stream id ('' when not kept).
-local function deliver(prefix, channel, uid, event, kept)
-  local id = ''
-  if kept then
-    local stream = prefix .. '{u:' .. uid .. '}:ev'
-    id = redis.call('XADD', stream, 'MAXLEN', '~', '128', '*', 'e', event)
-    if redis.call('PTTL', stream) < EVENTS_KEEP_MS then
-      redis.call('PEXPIRE', stream, EVENTS_EXPIRE_MS)
-    end
+-- Returns the event's stream id.
+local function deliver(prefix, channel, uid, event)
+  local stream = prefix .. '{u:' .. uid .. '}:ev'
+  local id = redis.call('XADD', stream, 'MAXLEN', '~', '128', '*', 'e', event)
+  if redis.call('PTTL', stream) < EVENTS_KEEP_MS then
+    redis.call('PEXPIRE', stream, EVENTS_EXPIRE_MS)
   end
   local message = '{"to":[' .. uid .. '],"id":"' .. id .. '"}\n' .. event
   if channel == '' then

@@ -128,22 +128,10 @@ pub async fn invalidate(redis: &Redis, what: Invalidation) -> Result<(), fred::e
 }
 
 /// Delivers `event` (a JSON object with a `type`) to users on every node, and
-/// keeps it in their streams for clients that reconnect.
+/// keeps it in their streams for clients that reconnect and for nodes that
+/// lost bus messages (internal events too: a lost `session_revoked` would
+/// leave its session's streams open).
 pub async fn publish(redis: &Redis, to: &[i64], event: &str) -> Result<(), fred::error::Error> {
-    deliver(redis, to, event, true).await
-}
-
-/// Delivers an internal event (never sent to clients, never replayed).
-pub async fn notify(redis: &Redis, to: &[i64], event: &str) -> Result<(), fred::error::Error> {
-    deliver(redis, to, event, false).await
-}
-
-async fn deliver(
-    redis: &Redis,
-    to: &[i64],
-    event: &str,
-    kept: bool,
-) -> Result<(), fred::error::Error> {
     // a bus message gives each event one line (`lua/realtime/event.lua`); in JSON a
     // raw newline can only be whitespace between tokens (a client's pretty-printed
     // signal payload), so a space stands for it
@@ -160,7 +148,6 @@ async fn deliver(
             redis.keys.prefix().to_owned(),
             redis.events_channel().to_owned(),
             event.clone(),
-            if kept { "1" } else { "0" }.to_owned(),
         ];
         args.extend(users.iter().map(i64::to_string));
         let _: Vec<String> = redis.run(&redis.scripts.deliver, keys, args).await?;

@@ -6,7 +6,8 @@ use serde::Deserialize;
 /// One event, as sent to clients (`json`), with the fields the server reads.
 #[derive(Debug)]
 pub struct Event {
-    /// The id of the event in its user's stream (empty for internal events).
+    /// The id of the event in its user's stream (empty when it was not kept
+    /// in one: a node of an earlier release published it).
     pub id: String,
     pub kind: String,
     pub match_id: Option<i64>,

@@ -270,7 +270,7 @@ impl Tokens {
             kind: SESSION_REVOKED,
             session,
         };
-        bus::notify(redis, &[uid], &event.to_json()).await?;
+        bus::publish(redis, &[uid], &event.to_json()).await?;
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
-use crate::realtime::sse_after;
+use crate::realtime::{close_code, sse_after};
 
 /// An event of a made-up type for `uid`, numbered `n`.
 async fn send(app: &TestApp, uid: i64, n: u32) {
@@ -237,6 +237,26 @@ async fn a_burst_that_outruns_the_bus_buffer_is_read_back_from_the_streams() {
         "the burst never outran a buffer of one"
     );
     assert!(app.counter("events_recovered_total").await >= 1.0);
+}
+
+#[tokio::test]
+async fn a_logout_the_bus_missed_still_closes_the_sessions_websocket() {
+    let app = spawn_app().await;
+    let user = app.signup().await;
+    let mut socket = websocket(&app.url, &user.access).await;
+    send(&app, user.id, 0).await;
+    notes(&mut socket, 1).await;
+    cut_bus(&app).await;
+    // revoked while the node is not listening (it reconnects after 100 ms)
+    let (status, _) = app
+        .post(
+            "/api/auth/logout/",
+            Some(&user.access),
+            &json!({"refresh": user.refresh}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert_eq!(close_code(&mut socket).await, Some(4001));
 }
 
 /// Calls of a Redis command so far, summed over every master.

@@ -254,7 +254,7 @@ async fn the_event_bus_survives_a_burst() {
 }
 
 /// The close code a socket receives within 10 s (pings answered meanwhile).
-async fn close_code(socket: &mut Socket) -> Option<u16> {
+pub async fn close_code(socket: &mut Socket) -> Option<u16> {
     let wait = async {
         while let Some(message) = socket.next().await {
             match message {
