@@ -423,13 +423,7 @@ async fn logout_revokes_the_session_at_once() {
     let app = spawn_app().await;
     let user = app.signup().await;
     let (_, second_login) = app.login(&user.username, &user.password).await;
-    let (status, body) = app
-        .post(
-            "/api/auth/logout/",
-            Some(&user.access),
-            &json!({"refresh": user.refresh}),
-        )
-        .await;
+    let (status, body) = app.logout(&user).await;
     assert_eq!(
         (status, body),
         (StatusCode::OK, json!({"message": "로그아웃되었습니다."}))

@@ -38,13 +38,7 @@ async fn a_logout_on_one_node_is_refused_at_once_on_another() {
         b.get("/api/user/profile/", Some(&user.access)).await.0,
         StatusCode::OK
     );
-    let (status, _) = a
-        .post(
-            "/api/auth/logout/",
-            Some(&user.access),
-            &json!({"refresh": user.refresh}),
-        )
-        .await;
+    let (status, _) = a.logout(&user).await;
     assert_eq!(status, StatusCode::OK);
     let after = refused_after(&b, &user.access, Duration::from_secs(5)).await;
     assert!(

@@ -248,13 +248,7 @@ async fn a_logout_the_bus_missed_still_closes_the_sessions_websocket() {
     notes(&mut socket, 1).await;
     cut_bus(&app).await;
     // revoked while the node is not listening (it reconnects after 100 ms)
-    let (status, _) = app
-        .post(
-            "/api/auth/logout/",
-            Some(&user.access),
-            &json!({"refresh": user.refresh}),
-        )
-        .await;
+    let (status, _) = app.logout(&user).await;
     assert_eq!(status, reqwest::StatusCode::OK);
     assert_eq!(close_code(&mut socket).await, Some(4001));
 }

@@ -179,6 +179,16 @@ impl TestApp {
         parts(req.send().await.unwrap()).await
     }
 
+    /// Logs the user's session out (their access and refresh tokens).
+    pub async fn logout(&self, user: &User) -> (StatusCode, Value) {
+        self.post(
+            "/api/auth/logout/",
+            Some(&user.access),
+            &json!({"refresh": user.refresh}),
+        )
+        .await
+    }
+
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (StatusCode, Value) {
         let mut req = self.client.post(self.at(path)).json(body);
         if let Some(t) = token {

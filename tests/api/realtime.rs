@@ -297,13 +297,7 @@ async fn logout_closes_the_sessions_websockets_and_event_streams_on_every_node()
     // another device of the same user stays signed in
     let (_, second) = app.login(&user.username, &user.password).await;
     let mut kept = websocket(&other.url, second["access"].as_str().unwrap()).await;
-    let (status, _) = app
-        .post(
-            "/api/auth/logout/",
-            Some(&user.access),
-            &json!({"refresh": user.refresh}),
-        )
-        .await;
+    let (status, _) = app.logout(&user).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(close_code(&mut socket).await, Some(4001));
     assert!(stream.ends().await);
