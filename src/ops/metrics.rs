@@ -101,11 +101,11 @@ impl Metrics {
             ),
             recovered: counter(
                 "events_recovered_total",
-                "Events read back from streams after a reconnection of the bus",
+                "Events read back from streams after the bus lost messages (a reconnection, a lag)",
             ),
             lagged: counter(
                 "event_bus_lagged_total",
-                "Bursts that outran the bus buffer (events lost, caches forgotten)",
+                "Bursts that outran the bus buffer (caches forgotten, events read back)",
             ),
         };
         let collectors: [Box<dyn prometheus::core::Collector>; 13] = [

@@ -7,8 +7,9 @@
 //!   subscribes to the channels of its users as they arrive (`listen_to`).
 //!
 //! After a reconnection (a failover, a resharding) the node renews its
-//! subscriptions, says so, and reads back from each user's stream what came
-//! after the last event it handed them (counted in `events_recovered_total`).
+//! subscriptions and says so; after a reconnection or a burst that outran
+//! its buffer it reads back from each user's stream what came after the last
+//! event it handed them (counted in `events_recovered_total`).
 
 use std::sync::Arc;
 
@@ -33,9 +34,9 @@ pub struct BusMetrics {
     pub unneeded: IntCounter,
     /// Reconnections after which the subscriptions were renewed.
     pub resubscribes: IntCounter,
-    /// Events read back from streams after a reconnection (else lost meanwhile).
+    /// Events read back from streams after the bus lost messages (a reconnection, a lag).
     pub recovered: IntCounter,
-    /// Bursts that outran the buffer; each loses its events and forgets every cache.
+    /// Bursts that outran the buffer; each forgets every cache and reads the streams back.
     pub lagged: IntCounter,
 }
 

@@ -60,7 +60,7 @@ pub fn stream_position(id: &str) -> Option<(u64, u64)> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Dispatched {
     Handed,
-    /// Handed before (heard live and read back after a reconnection).
+    /// Handed before (heard live and read back after the bus lost messages).
     Repeat,
     /// Nobody here listens to that user (a node of a single Redis hears everyone's events).
     Nobody,
@@ -84,7 +84,7 @@ mod tests {
         let json = r#"{"type":"x","a":1}"#;
         let event = Event::parse("5-1", json).unwrap();
         assert_eq!(event.with_id(), r#"{"event_id":"5-1","type":"x","a":1}"#);
-        let internal = Event::parse("", json).unwrap();
-        assert_eq!(internal.with_id(), r#"{"type":"x","a":1}"#);
+        let unkept = Event::parse("", json).unwrap();
+        assert_eq!(unkept.with_id(), r#"{"type":"x","a":1}"#);
     }
 }

@@ -38,8 +38,9 @@ struct Listener {
 #[derive(Default)]
 struct Local {
     listeners: Vec<Listener>,
-    /// The last event dispatched to them: after a reconnection of the bus, what
-    /// came later is read back from their stream; anything not later is a repeat.
+    /// The last event dispatched to them: after the bus lost messages (a
+    /// reconnection, a lag), what came later is read back from their stream;
+    /// anything not later is a repeat.
     last_id: Option<String>,
     /// When the node began listening for them (ms): where reading back starts
     /// for a user who got nothing yet.
@@ -165,7 +166,7 @@ impl Hub {
             return Dispatched::Nobody;
         };
         if let Some(at) = stream_position(&event.id) {
-            // heard live and read back after a reconnection: once only
+            // heard live and read back after the bus lost messages: once only
             if local.last_id.as_deref().and_then(stream_position) >= Some(at) {
                 return Dispatched::Repeat;
             }
@@ -217,14 +218,15 @@ impl Hub {
             .is_some_and(|local| local.listeners.iter().any(|l| l.stream))
     }
 
-    /// Every user listening here and where their stream is to be read back
-    /// from after the bus lost events (a reconnection, a lag): after the last
-    /// event they were handed, or from when the node began listening for them.
+    /// Every local user and where their stream is to be read back from after
+    /// the bus lost messages (a reconnection, a lag): after the last event
+    /// they were handed, or from when the node began listening for them. Users
+    /// with no listener now are read too: their position moves on, so that a
+    /// listener who comes back is never handed what happened before it came.
     pub fn positions(&self) -> Vec<(i64, String)> {
         let users = self.users.lock().expect("hub lock");
         users
             .iter()
-            .filter(|(_, local)| !local.listeners.is_empty())
             .map(|(uid, local)| {
                 let from = local
                     .last_id

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use fred::clients::SubscriberClient;
 use fred::prelude::*;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -14,6 +15,9 @@ use super::bus::{Bus, BusMetrics, Invalidation, OnInvalidate};
 use super::event::{Dispatched, Event};
 use super::hub::Hub;
 use crate::redis::Redis;
+
+/// Streams read at once when the bus lost messages.
+const READ_BACK_AT_ONCE: usize = 32;
 
 /// The line before each event of a bus message (`lua/realtime/event.lua`).
 #[derive(Deserialize)]
@@ -60,41 +64,35 @@ pub async fn start(
     let reader = hub.clone();
     tokio::spawn(async move {
         loop {
-            match messages.recv().await {
-                Ok(message) => {
-                    let Some(payload) = message.value.as_str() else {
-                        continue;
-                    };
-                    if &*message.channel == invalidations.as_str() {
-                        match serde_json::from_str(&payload) {
-                            Ok(what) => (reader.bus().on_invalidate)(what),
-                            Err(_) => tracing::warn!("malformed invalidation on the bus"),
-                        }
-                    } else {
-                        hand_over(reader.bus(), &reader, &payload);
+            // a reconnection first, and both handled here: newer messages wait in the
+            // buffer until what was missed has been read back, so that each user's
+            // events are handed in order (what is buffered then comes as a repeat, and
+            // is skipped)
+            tokio::select! {
+                biased;
+                renewal = reconnections.recv() => match renewal {
+                    Ok(server) => renew(reader.bus(), &reader, &server).await,
+                    // renewals not heard: the one still buffered renews everything
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                },
+                message = messages.recv() => match message {
+                    Ok(message) => hear(&reader, &invalidations, &message),
+                    // a burst outran the buffer: those messages are lost, the next ones
+                    // are not. Invalidations may be among them, so every cache is
+                    // forgotten; the events are read back from the users' streams
+                    Err(RecvError::Lagged(skipped)) => {
+                        tracing::warn!(
+                            skipped,
+                            "event bus lagged; caches forgotten, streams read back"
+                        );
+                        (reader.bus().on_invalidate)(Invalidation::All);
+                        reader.bus().metrics.lagged.inc();
+                        read_back(reader.bus(), &reader, "a lag of the bus").await;
                     }
-                }
-                // a burst outran the buffer: those messages are lost, the next ones are
-                // not. Invalidations may be among them, so every cache is forgotten; the
-                // events are read back from the users' streams before anything newer is
-                // handed on (what is still buffered then comes as a repeat, and is skipped)
-                Err(RecvError::Lagged(skipped)) => {
-                    tracing::warn!(
-                        skipped,
-                        "event bus lagged; caches forgotten, streams read back"
-                    );
-                    (reader.bus().on_invalidate)(Invalidation::All);
-                    reader.bus().metrics.lagged.inc();
-                    read_back(reader.bus(), &reader, "a lag of the bus").await;
-                }
-                Err(RecvError::Closed) => return,
+                    Err(RecvError::Closed) => return,
+                },
             }
-        }
-    });
-    let renewer = hub.clone();
-    tokio::spawn(async move {
-        while let Ok(server) = reconnections.recv().await {
-            renew(renewer.bus(), &renewer, &server).await;
         }
     });
     let sweeper = Arc::downgrade(&hub);
@@ -109,6 +107,21 @@ pub async fn start(
         }
     });
     Ok(hub)
+}
+
+/// One message heard on the bus: an invalidation, or events for the hub.
+fn hear(hub: &Hub, invalidations: &str, message: &fred::types::Message) {
+    let Some(payload) = message.value.as_str() else {
+        return;
+    };
+    if &*message.channel == invalidations {
+        match serde_json::from_str(&payload) {
+            Ok(what) => (hub.bus().on_invalidate)(what),
+            Err(_) => tracing::warn!("malformed invalidation on the bus"),
+        }
+    } else {
+        hand_over(hub.bus(), hub, &payload);
+    }
 }
 
 /// Hands one bus message to the hub: for each event (one script may publish
@@ -196,12 +209,17 @@ async fn renew(bus: &Bus, hub: &Hub, server: &fred::types::config::Server) {
     read_back(bus, hub, "the reconnection").await;
 }
 
-/// Hands each user listening here what their stream holds after the last
-/// event they were handed: events lost to `cause` (a reconnection, a lag).
+/// Hands each local user what their stream holds after the last event they
+/// were handed: events lost to `cause` (a reconnection, a lag). The streams are
+/// read a few at a time; each user's events are handed in order.
 async fn read_back(bus: &Bus, hub: &Hub, cause: &str) {
+    let started = std::time::Instant::now();
+    let mut reads = futures_util::stream::iter(hub.positions())
+        .map(|(uid, last)| async move { (uid, bus.read_after(uid, &last).await) })
+        .buffer_unordered(READ_BACK_AT_ONCE);
     let mut recovered = 0;
-    for (uid, last) in hub.positions() {
-        match bus.read_after(uid, &last).await {
+    while let Some((uid, read)) = reads.next().await {
+        match read {
             Ok(missed) => {
                 for event in missed {
                     if hub.dispatch(uid, Arc::new(event)) == Dispatched::Handed {
@@ -216,6 +234,7 @@ async fn read_back(bus: &Bus, hub: &Hub, cause: &str) {
     }
     bus.metrics.recovered.inc_by(recovered);
     if recovered > 0 {
-        tracing::warn!(recovered, cause, "missed events delivered from streams");
+        let ms = started.elapsed().as_millis() as u64;
+        tracing::warn!(recovered, cause, ms, "missed events delivered from streams");
     }
 }

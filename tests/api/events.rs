@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -251,6 +251,42 @@ async fn a_logout_the_bus_missed_still_closes_the_sessions_websocket() {
     let (status, _) = app.logout(&user).await;
     assert_eq!(status, reqwest::StatusCode::OK);
     assert_eq!(close_code(&mut socket).await, Some(4001));
+    // read back, not heard live after the reconnection
+    assert!(app.counter("events_recovered_total").await >= 1.0);
+}
+
+#[tokio::test]
+async fn a_resumed_websocket_is_never_sent_nor_closed_by_another_sessions_revocation() {
+    let app = spawn_app().await;
+    let user = app.signup().await;
+    let (_, second) = app.login(&user.username, &user.password).await;
+    let token = second["access"].as_str().unwrap();
+    let mut socket = websocket(&app.url, token).await;
+    send(&app, user.id, 1).await;
+    let seen = notes(&mut socket, 1).await;
+    drop(socket);
+    // the first session's revocation, kept in the stream between the two notes
+    assert_eq!(app.logout(&user).await.0, reqwest::StatusCode::OK);
+    send(&app, user.id, 2).await;
+    let url = format!(
+        "{}/ws?token={token}&last_event_id={}",
+        app.url.replacen("http", "ws", 1),
+        seen[0].0
+    );
+    let mut resumed = tokio_tungstenite::connect_async(url).await.unwrap().0;
+    let first = tokio::time::timeout(Duration::from_secs(10), resumed.next())
+        .await
+        .expect("an event in time");
+    let Some(Ok(Message::Text(text))) = first else {
+        panic!("not an event: {first:?}");
+    };
+    let event: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((&event["type"], &event["n"]), (&json!("note"), &json!(2)));
+    resumed
+        .send(Message::text(r#"{"type":"ping"}"#))
+        .await
+        .unwrap();
+    assert_eq!(next_event(&mut resumed, "pong").await["type"], "pong");
 }
 
 /// Calls of a Redis command so far, summed over every master.
