@@ -36,8 +36,9 @@
 --                               last 1000 of 10 minutes (trimmed by reap.lua)
 --   T:stats               hash  eta: the median of T:waits (ms), kept by reap.lua
 --   T:m:<id>              hash  a b status deadline da db card_a card_b [unpaid] [call]
---                               (kept a minute past its deadline or after it ends, whichever
---                               is later; ten if matched, for the call);
+--                               (kept a minute after it ends; one rejected before its deadline
+--                               keeps the expiry it got when paired, a minute past the deadline;
+--                               ten if matched, for the call);
 --                               `unpaid` until the server charged its gems (confirm.lua)
 --   T:um:<uid>            str   id of the user's undecided match
 --   T:deadlines           zset  undecided match ids by deadline (ms)
@@ -207,7 +208,8 @@ end
 -- noted for a refund of whatever was charged for it meanwhile. `m` is {a, b, unpaid}
 -- when the caller read them and saw the match undecided; else a match that ended
 -- already is left as it is. `early`: it ends as 'next' before its deadline, so the
--- expiry pair.lua gave it (a minute past the deadline) keeps it a minute already.
+-- expiry pair.lua gave it (a minute past the deadline) keeps it a minute already
+-- (give or take the skew between the clocks of the nodes that paired and decided).
 local function finish(mid, status, m, early)
   redis.call('ZREM', k('deadlines'), mid)
   local key = k('m', mid)

@@ -338,7 +338,8 @@ end
 card = string.sub(card, 1, -2) .. ',"shared_interests":' .. shared .. '}'
 local partner_card = string.sub(p[1], 1, -2) .. ',"shared_interests":' .. shared .. '}'
 local partner = k('ticket', best)
-local keep = string.format('%d', show + 60000)  -- a minute past the deadline (KEEP_ENDED_MS, lib.lua)
+-- a minute past the deadline (finish() relies on it for a match rejected in time)
+local keep = string.format('%d', show + tonumber(KEEP_ENDED_MS))
 -- (gems owed are the node's integers as text, never negative (config): free is '0')
 local paid = cost ~= '0' or p[2] ~= '0'
 if paid then

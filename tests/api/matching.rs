@@ -745,7 +745,10 @@ async fn ended_matches_are_kept_a_minute_past_their_deadline_and_matched_ones_un
     // rejected within its 10 s window: the expiry it got when paired (a minute past
     // the deadline) is left as it is, one write fewer
     let (c, _, id) = paired(&app).await;
-    app.decide(&c.token, id, "reject").await;
+    assert_eq!(
+        app.decide(&c.token, id, "reject").await,
+        (StatusCode::OK, json!({"status": "next"}))
+    );
     let kept = pttl(id).await;
     assert!((60_001..=70_000).contains(&kept), "ended kept {kept} ms");
 }
