@@ -214,12 +214,11 @@ async fn a_burst_that_outruns_the_bus_buffer_is_read_back_from_the_streams() {
     notes(&mut socket, 1).await;
     // the user's 50 events in the middle of 2,000 messages for nobody, all at once
     let noise = || (0..1_000).map(|_| invalidate(&app.state.redis, Invalidation::Users(vec![-1])));
-    let (before, notes_sent, after) = tokio::join!(
+    let (before, _, after) = tokio::join!(
         futures_util::future::join_all(noise()),
         futures_util::future::join_all((1..=50).map(|n| send(&app, user.id, n))),
         futures_util::future::join_all(noise()),
     );
-    assert_eq!(notes_sent.len(), 50);
     for sent in before.into_iter().chain(after) {
         sent.unwrap();
     }
