@@ -59,9 +59,10 @@ start_local_redis() {
   command -v redis-server >/dev/null || apt_install redis-server
   mkdir -p "$DATA/redis"
   log "starting redis-server on 127.0.0.1:$REDIS_PORT"
-  # AOF, fsynced every second: a restart keeps sessions and live state (docs/operations.md)
+  # AOF, fsynced every second: a restart keeps sessions and live state; rewritten only
+  # once it passed 1 GB (docs/production.md, "What the log costs")
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DATA/redis" --daemonize yes \
-    --save '' --appendonly yes --appendfsync everysec \
+    --save '' --appendonly yes --appendfsync everysec --auto-aof-rewrite-min-size 1gb \
     --logfile "$DATA/redis.log" --pidfile "$DATA/redis.pid"
   wait_for redis redis_up
 }
@@ -138,7 +139,7 @@ start_cluster() {
     redis-cli -p "$port" ping >/dev/null 2>&1 && continue
     redis-server --port "$port" --bind 127.0.0.1 --dir "$DATA/cluster/$port" --daemonize yes \
       --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
-      --save '' --appendonly yes --appendfsync everysec \
+      --save '' --appendonly yes --appendfsync everysec --auto-aof-rewrite-min-size 1gb \
       --logfile "$DATA/cluster/$port/redis.log" --pidfile "$DATA/cluster/$port/redis.pid"
   done
   for port in $CLUSTER_PORTS; do
