@@ -7,13 +7,25 @@
 # a user is left in a long poll at the end (waiting=1) runs up to 5 s longer, and its
 # whole-run req/s drops by up to a third (BENCHMARKS.md).
 #   scripts/ab.sh /tmp/voxmatch-a /tmp/voxmatch-b      (ROUNDS=3 by default)
-# Needs Redis (port 16379) and Postgres up (scripts/dev.sh run) and vmload built by ratio.sh.
+# CEILING=1 adds a round of the reference ceiling after each round of the binaries (started
+# here as ratio.sh starts it, on Redis database 5, which it empties; BENCH_DIR is
+# ../shared/bench by default) and prints each
+# binary's steady req/s over the ceiling's req/s: the ratio without vmload's tail.
+# Needs Redis (port 16379) and Postgres up (scripts/dev.sh run), and vmload and the
+# ceiling built by ratio.sh.
 set -euo pipefail
 vmload=/tmp/bench-vmload-target/release/vmload
 tick=$(getconf CLK_TCK)
 
-node=
-trap '[ -n "$node" ] && kill "$node" 2>/dev/null' EXIT
+node= ceiling=
+trap '[ -n "$node" ] && kill "$node" 2>/dev/null; [ -n "$ceiling" ] && kill "$ceiling" 2>/dev/null' EXIT
+if [ "${CEILING:-0}" = 1 ]; then
+  redis-cli -p 16379 -n 5 flushdb >/dev/null
+  /tmp/bench-ceiling-target/release/ceiling redis://127.0.0.1:16379/5 \
+    "${BENCH_DIR:-$(dirname "$0")/../../shared/bench}/ref_pair.lua" 18989 >/dev/null 2>&1 &
+  ceiling=$!
+  sleep 1
+fi
 
 # requests the node answered so far (every route but /metrics)
 served() {
@@ -25,6 +37,7 @@ served() {
 ticks() { for p in $(pgrep -f "$1"); do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{t += $1} END {print t + 0}'; }
 
 for _ in $(seq "${ROUNDS:-3}"); do
+  rates=()
   for bin in "$@"; do
     REMATCH_COOLDOWN_SEC=0 SIGNUP_IP_LIMIT=1000000 RUST_LOG=warn \
       DATABASE_URL=postgres://voxmatch:voxmatch@127.0.0.1:15432/voxmatch_bench \
@@ -53,5 +66,12 @@ for _ in $(seq "${ROUNDS:-3}"); do
     kill "$node"
     wait "$node" 2>/dev/null || true
     node=
+    rates+=("$(basename "$bin")=$steady")
   done
+  if [ -n "$ceiling" ]; then
+    c=$("$vmload" ceiling http://127.0.0.1:18989 200 12 | grep -o 'ceiling_req_per_s=[0-9]*' | cut -d= -f2)
+    echo "ceiling req/s=$c steady ratio:$(for r in "${rates[@]}"; do
+      awk -v r="${r#*=}" -v c="$c" -v n="${r%%=*}" 'BEGIN {printf " %s=%.2f", n, r / c}'
+    done)"
+  fi
 done
