@@ -5,12 +5,13 @@
 # by its /metrics) and the CPU time per request of the node, Redis and vmload over those
 # 8 s, read from /proc/<pid>/stat. The 8 s figures are free of vmload's tail: a round where
 # a user is left in a long poll at the end (waiting=1) runs up to 5 s longer, and its
-# whole-run req/s drops by up to a third (BENCHMARKS.md).
+# whole-run req/s drops by up to 30% (BENCHMARKS.md).
 #   scripts/ab.sh /tmp/voxmatch-a /tmp/voxmatch-b      (ROUNDS=3 by default)
-# CEILING=1 adds a round of the reference ceiling after each round of the binaries (started
-# here as ratio.sh starts it, on Redis database 5, which it empties; BENCH_DIR is
-# ../shared/bench by default) and prints each
-# binary's steady req/s over the ceiling's req/s: the ratio without vmload's tail.
+# CEILING=1 adds a round of the reference ceiling after each round of the binaries and
+# prints each binary's steady req/s over the ceiling's req/s: a ratio without vmload's
+# tail (the node's 8 s count against vmload's whole 12 s round of the ceiling, so not
+# quite ratio.sh's quantity). The ceiling is started as ratio.sh starts it, on Redis
+# database 5, which it empties; BENCH_DIR is ../shared/bench by default.
 # Needs Redis (port 16379) and Postgres up (scripts/dev.sh run), and vmload and the
 # ceiling built by ratio.sh.
 set -euo pipefail
@@ -18,13 +19,14 @@ vmload=/tmp/bench-vmload-target/release/vmload
 tick=$(getconf CLK_TCK)
 
 node= ceiling=
-trap '[ -n "$node" ] && kill "$node" 2>/dev/null; [ -n "$ceiling" ] && kill "$ceiling" 2>/dev/null' EXIT
+trap '[ -z "$node" ] || kill "$node" 2>/dev/null || true; [ -z "$ceiling" ] || kill "$ceiling" 2>/dev/null || true' EXIT
 if [ "${CEILING:-0}" = 1 ]; then
   redis-cli -p 16379 -n 5 flushdb >/dev/null
   /tmp/bench-ceiling-target/release/ceiling redis://127.0.0.1:16379/5 \
-    "${BENCH_DIR:-$(dirname "$0")/../../shared/bench}/ref_pair.lua" 18989 >/dev/null 2>&1 &
+    "${BENCH_DIR:-$(dirname "$0")/../../shared/bench}/ref_pair.lua" 18989 >/dev/null 2>/tmp/ab.ceiling.err &
   ceiling=$!
   sleep 1
+  kill -0 "$ceiling" 2>/dev/null || { echo "the ceiling did not start (/tmp/ab.ceiling.err)" >&2; exit 1; }
 fi
 
 # requests the node answered so far (every route but /metrics)
@@ -69,7 +71,8 @@ for _ in $(seq "${ROUNDS:-3}"); do
     rates+=("$(basename "$bin")=$steady")
   done
   if [ -n "$ceiling" ]; then
-    c=$("$vmload" ceiling http://127.0.0.1:18989 200 12 | grep -o 'ceiling_req_per_s=[0-9]*' | cut -d= -f2)
+    c=$("$vmload" ceiling http://127.0.0.1:18989 200 12 | grep -o 'ceiling_req_per_s=[0-9]*' | cut -d= -f2 || true)
+    [ "${c:-0}" -gt 0 ] || { echo "the ceiling's round served nothing" >&2; exit 1; }
     echo "ceiling req/s=$c steady ratio:$(for r in "${rates[@]}"; do
       awk -v r="${r#*=}" -v c="$c" -v n="${r%%=*}" 'BEGIN {printf " %s=%.2f", n, r / c}'
     done)"
