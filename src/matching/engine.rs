@@ -295,11 +295,18 @@ pub enum Standing {
     Idle,
 }
 
-/// Where the user stands in the pool of `shard`.
-pub async fn status(redis: &Redis, uid: i64, shard: usize) -> ApiResult<(Standing, Queue)> {
+/// Where the user stands in the pool of `shard` at `now_ms` (a match past its
+/// deadline is over).
+pub async fn status(
+    redis: &Redis,
+    uid: i64,
+    shard: usize,
+    now_ms: i64,
+) -> ApiResult<(Standing, Queue)> {
     let script = &redis.scripts.match_status;
     let reply = run_in_shard(redis, shard, script, |a| {
         a.push(uid);
+        a.push(now_ms);
     })
     .await?;
     let standing = match reply_text(&reply, 0).as_str() {

@@ -242,7 +242,9 @@ pub async fn queue_status(
     let (status, queue) = match queue {
         Some(queue) => ("waiting", queue),
         None => {
-            let (standing, queue) = engine::status(&state.redis, ticket.uid, ticket.shard).await?;
+            let now = engine::now_ms();
+            let (standing, queue) =
+                engine::status(&state.redis, ticket.uid, ticket.shard, now).await?;
             let status = match standing {
                 Standing::Pending => "pending",
                 Standing::Waiting => "waiting",

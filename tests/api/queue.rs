@@ -318,3 +318,22 @@ async fn a_pair_made_on_an_earlier_clock_than_its_waiter_keeps_the_housekeeping_
         .expect("the housekeeping runs");
     assert_eq!(reaped.eta_ms, Some(0));
 }
+
+#[tokio::test]
+async fn a_match_past_its_deadline_is_not_pending_before_the_housekeeping_ends_it() {
+    // the housekeeping, which ends undecided matches, runs once at start and then only
+    // after a minute: only the deadline can change what the status says
+    let app = spawn_app_with(&[("SHOW_TIME_SEC", "1"), ("REAP_INTERVAL_MS", "60000")]).await;
+    let w = member(&app, "female", 30).await;
+    assert_eq!(app.random(&w.token, 0).await.0, StatusCode::ACCEPTED);
+    let m = member(&app, "male", 30).await;
+    pairs_with(&app, &m, &w).await;
+    assert_eq!(status(&app, &w).await["status"], "pending");
+    assert_eq!(status(&app, &m).await["status"], "pending");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // over for both, as a decision or a random would treat it
+    assert_eq!(status(&app, &w).await["status"], "idle");
+    assert_eq!(status(&app, &m).await["status"], "idle");
+    assert_eq!(app.random(&w.token, 0).await.0, StatusCode::ACCEPTED);
+    assert_eq!(status(&app, &w).await["status"], "waiting");
+}
