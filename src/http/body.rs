@@ -103,10 +103,12 @@ impl Body {
         if is_form {
             return decode_form(&bytes);
         }
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
+        // every JSON body of the API is an object (serde would fill a struct from an
+        // array by position)
+        let bytes: &[u8] = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => b"{}",
+            Some(b'{') => &bytes,
+            Some(_) => return Err(ApiError::validation("body: must be a JSON object")),
         };
         if let Some(decoded) = decode_plain_json(bytes) {
             return Ok(decoded);

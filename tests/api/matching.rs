@@ -261,6 +261,34 @@ async fn undecided_at_the_deadline_counts_as_reject() {
 }
 
 #[tokio::test]
+async fn a_decision_body_that_is_not_a_json_object_is_422_and_decides_nothing() {
+    let app = spawn_app().await;
+    let (a, b, id) = paired(&app).await;
+    // an array would fill the request's fields by position (`[id, "accept"]`: an accept)
+    for body in [json!([id, "accept"]), json!("accept"), json!(id)] {
+        assert_eq!(
+            app.post("/api/match/decision/", Some(&a.token), &body)
+                .await,
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                validation("body: must be a JSON object")
+            ),
+            "{body}"
+        );
+    }
+    // nothing was decided: the match waits for both decisions still
+    let key = format!("{}{{pool:global}}:m:{id}", app.prefix);
+    let redis = app.state.redis.pool.next();
+    let m: (Option<String>, Option<String>, Option<String>) =
+        redis.hmget(&key, vec!["status", "da", "db"]).await.unwrap();
+    assert_eq!(m, (Some("pending".into()), None, None));
+    assert_eq!(
+        app.decide(&b.token, id, "reject").await,
+        (StatusCode::OK, json!({"status": "next"}))
+    );
+}
+
+#[tokio::test]
 async fn decisions_are_for_the_matchs_users_only() {
     let app = spawn_app().await;
     let (_, _, id) = paired(&app).await;
