@@ -103,12 +103,15 @@ impl Body {
         if is_form {
             return decode_form(&bytes);
         }
-        // every JSON body of the API is an object (serde would fill a struct from an
-        // array by position)
+        // every JSON body of the API is an object: another JSON value is refused
+        // (serde would fill a struct from an array by position); what is not JSON at
+        // all is malformed, below
         let bytes: &[u8] = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
             None => b"{}",
-            Some(b'{') => &bytes,
-            Some(_) => return Err(ApiError::validation("body: must be a JSON object")),
+            Some(b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
+                return Err(ApiError::validation("body: must be a JSON object"));
+            }
+            Some(_) => &bytes,
         };
         if let Some(decoded) = decode_plain_json(bytes) {
             return Ok(decoded);

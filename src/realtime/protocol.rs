@@ -124,6 +124,17 @@ pub struct ClientMessage<'a> {
     pub token: Option<&'a str>,
 }
 
+impl<'a> ClientMessage<'a> {
+    /// A client's message; `None` unless it is a JSON object with a `type` (serde
+    /// would fill the fields from an array by position).
+    pub fn parse(text: &'a str) -> Option<Self> {
+        if !text.trim_start().starts_with('{') {
+            return None;
+        }
+        serde_json::from_str(text).ok()
+    }
+}
+
 pub const PING: &str = "ping";
 pub const SIGNAL: &str = "signal";
 pub const AUTH: &str = "auth";

@@ -146,7 +146,7 @@ async fn reauthenticate(
     user: &AuthUser,
     text: &str,
 ) -> Option<ApiResult<AuthUser>> {
-    let message = serde_json::from_str::<ClientMessage>(text).ok()?;
+    let message = ClientMessage::parse(text)?;
     if message.kind != AUTH {
         return None;
     }
@@ -161,7 +161,7 @@ async fn reauthenticate(
 /// What the server answers to a client's message (nothing to a relayed signal).
 async fn answer(state: &AppState, user: &AuthUser, text: &str) -> Option<serde_json::Value> {
     let error = |message: &str| Some(json!({"type": "error", "error": message}));
-    let Ok(message) = serde_json::from_str::<ClientMessage>(text) else {
+    let Some(message) = ClientMessage::parse(text) else {
         return error("messages are JSON objects with a type");
     };
     match message.kind {

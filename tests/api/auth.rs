@@ -484,17 +484,28 @@ async fn logout_needs_a_token_and_the_callers_own_refresh() {
 #[tokio::test]
 async fn malformed_bodies_are_422_never_500() {
     let app = spawn_app().await;
-    let (status, body) = app
-        .post_raw("/api/auth/login/", "application/json", "{not json")
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(body["error"], "Validation error");
-    assert!(
-        body["details"]
-            .as_str()
-            .unwrap()
-            .starts_with("body: malformed JSON"),
-        "{body}"
+    for text in ["{not json", "<not json/>"] {
+        let (status, body) = app
+            .post_raw("/api/auth/login/", "application/json", text)
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["error"], "Validation error");
+        assert!(
+            body["details"]
+                .as_str()
+                .unwrap()
+                .starts_with("body: malformed JSON"),
+            "{body}"
+        );
+    }
+    // JSON, but not an object: an array would fill the fields by position
+    assert_eq!(
+        app.post_raw("/api/auth/login/", "application/json", r#" ["a", "b"]"#)
+            .await,
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            validation("body: must be a JSON object")
+        )
     );
     let (status, body) = app
         .post(
