@@ -99,15 +99,15 @@ async fn session(state: AppState, mut user: AuthUser, mut online: Streaming, soc
                 last_heard = tokio::time::Instant::now();
                 match message {
                     Some(Ok(m)) if m.is_text() => {
-                        let text = m.to_str().unwrap_or_default();
-                        let reply = match reauthenticate(&state, &user, text).await {
+                        let message = ClientMessage::parse(m.to_str().unwrap_or_default());
+                        let reply = match reauthenticate(&state, &user, message.as_ref()).await {
                             Some(Ok(renewed)) => {
                                 expiry.as_mut().reset(expiry_instant(renewed.expires_at));
                                 user = renewed;
                                 Some(json!({"type": "authenticated", "expires_at": user.expires_at}))
                             }
                             Some(Err(e)) => Some(json!({"type": "error", "error": e.body()["error"]})),
-                            None => answer(&state, &user, text).await,
+                            None => answer(&state, &user, message).await,
                         };
                         if let Some(reply) = reply
                             && tx.send(Message::text(reply.to_string())).await.is_err()
@@ -144,9 +144,9 @@ async fn session(state: AppState, mut user: AuthUser, mut online: Streaming, soc
 async fn reauthenticate(
     state: &AppState,
     user: &AuthUser,
-    text: &str,
+    message: Option<&ClientMessage<'_>>,
 ) -> Option<ApiResult<AuthUser>> {
-    let message = ClientMessage::parse(text)?;
+    let message = message?;
     if message.kind != AUTH {
         return None;
     }
@@ -158,10 +158,15 @@ async fn reauthenticate(
     })
 }
 
-/// What the server answers to a client's message (nothing to a relayed signal).
-async fn answer(state: &AppState, user: &AuthUser, text: &str) -> Option<serde_json::Value> {
+/// What the server answers to a client's message (`None`: not a JSON object
+/// with a type; nothing to a relayed signal).
+async fn answer(
+    state: &AppState,
+    user: &AuthUser,
+    message: Option<ClientMessage<'_>>,
+) -> Option<serde_json::Value> {
     let error = |message: &str| Some(json!({"type": "error", "error": message}));
-    let Some(message) = ClientMessage::parse(text) else {
+    let Some(message) = message else {
         return error("messages are JSON objects with a type");
     };
     match message.kind {
