@@ -12,6 +12,6 @@ end
 redis.call('HDEL', key, 'unpaid')
 local left = math.max(0, math.ceil((tonumber(m[7]) - tonumber(ARGV[4])) / 1000))
 local found = '{"type":"match_found","match_id":' .. mid .. ',"show_time_sec":' .. string.format('%d', left) .. ',"matched_user":'
-publish({m[2]}, found .. m[5] .. '}')
-publish({m[1]}, found .. m[6] .. '}')
+publish(found .. m[5] .. '}', m[2])
+publish(found .. m[6] .. '}', m[1])
 return reply({1})

@@ -53,14 +53,15 @@
 -- ('0', not 0): Redis writes a Lua number out with %.17g, about 2,000 instructions
 -- each (a callgrind count, BENCHMARKS.md).
 -- The call's shard prefix, events channel, key prefix of users' streams, and events
--- left for the caller to deliver: set by begin() at the start of every call.
+-- left for the caller to deliver (a table only once there is one): set by begin() at
+-- the start of every call.
 local T, CHANNEL, PREFIX, OUTBOX
 
 local function begin(argv)
   T, CHANNEL = argv[1], argv[2]
   PREFIX = string.sub(T, 1, string.find(T, '{pool:', 1, true) - 1)
-  OUTBOX = {}
-  UNSENT = {}
+  OUTBOX = nil
+  N_UNSENT = 0
 end
 
 -- one concatenation per key (no table, no intermediate strings)
@@ -183,13 +184,19 @@ local function relaxed(amin, amax, radius, spec, since, now)
   return amin, amax, math.floor(radius), next_at
 end
 
-local function publish(to, event)
-  for _, uid in ipairs(to) do
-    if CHANNEL == '' then
-      OUTBOX[#OUTBOX + 1] = {uid, event}
-    else
-      deliver(PREFIX, CHANNEL, uid, event)
+-- Tells user `a` (and `b`, if given) of `event`.
+local function publish(event, a, b)
+  if CHANNEL == '' then
+    OUTBOX = OUTBOX or {}
+    OUTBOX[#OUTBOX + 1] = {a, event}
+    if b then
+      OUTBOX[#OUTBOX + 1] = {b, event}
     end
+    return
+  end
+  deliver(PREFIX, CHANNEL, a, event)
+  if b then
+    deliver(PREFIX, CHANNEL, b, event)
   end
 end
 
@@ -199,7 +206,7 @@ local function reply(t)
   if CHANNEL ~= '' then
     flush(CHANNEL)
   end
-  table.insert(t, 1, #OUTBOX > 0 and cjson.encode(OUTBOX) or '')
+  table.insert(t, 1, OUTBOX and cjson.encode(OUTBOX) or '')
   return t
 end
 
@@ -233,5 +240,5 @@ local function finish(mid, status, m, early)
     redis.call('ZADD', k('refunds'), tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), mid)
     return
   end
-  publish({m[1], m[2]}, '{"type":"match_decided","match_id":' .. mid .. ',"status":"' .. status .. '"}')
+  publish('{"type":"match_decided","match_id":' .. mid .. ',"status":"' .. status .. '"}', m[1], m[2])
 end

@@ -20,7 +20,6 @@ local uid, g, pg = ARGV[3], ARGV[4], ARGV[6]
 local age, amin, amax, radius = tonumber(ARGV[5]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local lng, lat, card = ARGV[10], ARGV[11], ARGV[13]
 local now, show = tonumber(ARGV[14]), tonumber(ARGV[16])
-local ghost = tonumber(ARGV[18])
 local scopes, searched, interests, rx = ARGV[20], ARGV[21], ARGV[22], ARGV[23]
 
 -- 1. an undecided match is answered again until it is decided or its window ends
@@ -69,211 +68,15 @@ if waiting and not stays then
   unindex_from(uid, prev[8], prev[4], prev[5], prev[3], prev[6])
 end
 
--- 3. never offered: self, blocks either way (ARGV), recent partners (T:recent), ghosts
-local excluded, n_excluded = {[uid] = true}, 1
-for i = 25, #ARGV do
-  excluded[ARGV[i]] = true
-  n_excluded = n_excluded + 1
-end
-local recent_since = ARGV[17] ~= '0' and now - tonumber(ARGV[17]) or nil
-
--- A lower bound (km) of the distance from the caller to any point of a 1°x1° cell:
--- haversine with the nearest latitude and longitude of the cell, and cos² of the larger
--- latitude in place of cos φ1 · cos φ2 (Redis's earth radius).
-local function cell_distance(clat, clng)
-  local la, lo = tonumber(lat), tonumber(lng)
-  local nla = math.min(math.max(la, clat), clat + 1)
-  local dlng = 0
-  if lo < clng or lo > clng + 1 then
-    dlng = math.min(math.abs(lo - clng), math.abs(lo - clng - 1))
-    dlng = math.min(dlng, 360 - dlng)
-  end
-  local dphi = math.rad(math.abs(la - nla))
-  local c = math.cos(math.rad(math.max(math.abs(la), math.abs(nla))))
-  local h = math.sin(dphi / 2) ^ 2 + c * c * math.sin(math.rad(dlng) / 2) ^ 2
-  return 2 * 6372.797560856 * math.asin(math.min(1, math.sqrt(h)))
-end
-
--- Takes a waiter found in bucket (b, wpg, c) out of the pool (a ghost, or an entry
--- whose ticket is gone, e.g. evicted under maxmemory: then only that bucket is known).
-local function drop(w, b, wpg, c)
-  local key = k('ticket', w)
-  local t = redis.call('HMGET', key, 'sc', 'g', 'lng')
-  if t[1] then
-    unindex_from(w, t[1], t[2], wpg, c, t[3])
-  else
-    redis.call('ZREM', k('seen'), w)
-    unfile(w, b, wpg, c, nil)
-  end
-  redis.call('DEL', key)
-end
-
--- Whether a waiter of class (wg, wpg, c) may be offered: 'yes', 'no', or 'gone'
--- (a ghost, out of the pool on sight).
-local function usable(w, wg, wpg, c)
-  if excluded[w] then
-    return 'no'
-  end
-  if recent_since and tonumber(redis.call('ZSCORE', k('recent'), pair_key(uid, w)) or '0') >= recent_since then
-    excluded[w] = true
-    return 'no'
-  end
-  if tonumber(redis.call('ZSCORE', k('seen'), w) or '0') < now - ghost then
-    drop(w, wg, wpg, c)
-    return 'gone'
-  end
-  return 'yes'
-end
-
--- Every loop is bounded, whatever waits in the pool. A search looks at most at
--- MAX_CLASSES classes of a bucket in the caller's age range, and reads at most
--- MAX_PROBES of their queues and geo sets (the oldest heads first). When more classes
--- are in range (a crowd, which only many distinct settings make), it looks at the
--- NEWEST classes joined last (so that a newcomer is found at once) and at a WINDOW of
--- the others that moves on with every search by the same bucket and range (so that
--- every class gets its turn), with CROWD_PROBES probes each: the longest-waiting
--- compatible user may then be missed by one search, the price of the bound. In a
--- queue it steps past at most MAX_SKIPS users who may not be offered (blocks, recent
--- partners, ghosts), and a radius class offers at most MAX_NEAR of its waiters nearest
--- the caller (the oldest of those wins).
-local MAX_CLASSES, MAX_PROBES = 48, 16
-local CLASSES_READ = string.format('%d', MAX_CLASSES + 1)
-local NEWEST, WINDOW, CROWD_PROBES = 8, 24, 4
-local MAX_SKIPS, MAX_NEAR = 64 + n_excluded, 256
-
--- The classes of bucket (wg, wpg) to look at, as groups {classes, probes}: those with
--- an age in the caller's range, or in a crowd the newest and a window.
-local function to_look_at(wg, wpg)
-  local key = k('cls', wg, wpg)
-  local list = redis.call('ZRANGEBYSCORE', key, amin_arg, amax_arg, 'LIMIT', '0', CLASSES_READ)
-  if #list <= MAX_CLASSES then
-    return {{list, MAX_PROBES}}
-  end
-  local newest = redis.call('ZRANGE', k('heads', wg, wpg), -NEWEST, -1)
-  local cursor = wg .. ':' .. wpg .. ':' .. amin .. ':' .. amax
-  -- by rank (an offset into a score range would be walked one by one)
-  local first = redis.call('ZCOUNT', key, '-inf', '(' .. amin_arg)
-  local total = redis.call('ZCOUNT', key, amin_arg, amax_arg)
-  local start = redis.call('HINCRBY', k('cursor'), cursor, WINDOW) % total
-  local window = redis.call('ZRANGE', key, first + start, first + math.min(start + WINDOW, total) - 1)
-  if #window < WINDOW then
-    for _, c in ipairs(redis.call('ZRANGE', key, first, first + WINDOW - #window - 1)) do
-      window[#window + 1] = c
-    end
-  end
-  return {{newest, CROWD_PROBES}, {window, CROWD_PROBES}}
-end
-
--- Of `classes` of bucket (wg, wpg), those that fit the caller both ways on age and may
--- be within reach, each as {class, distance limit km, oldest waiter's enqueue time},
--- the oldest first.
-local function candidates(wg, wpg, classes)
-  local fit = {}
-  for _, c in ipairs(classes) do
-    local _, _, cage, wmin, wmax, wr, clat, clng = string.find(c, '^(%d+):(%d+):(%d+):(%d+):?(-?%d*):?(-?%d*)$')
-    cage, wmin, wmax, wr = tonumber(cage), tonumber(wmin), tonumber(wmax), tonumber(wr)
-    local limit = radius
-    if wr > 0 and (limit == 0 or wr < limit) then
-      limit = wr
-    end
-    if amin <= cage and cage <= amax and wmin <= age and age <= wmax
-      and (clat == '' or lng == '' or cell_distance(tonumber(clat), tonumber(clng)) <= limit) then
-      fit[#fit + 1] = {c, limit, 0}
-    end
-  end
-  if #fit > 1 then
-    local names = {}
-    for i, f in ipairs(fit) do
-      names[i] = f[1]
-    end
-    local heads = redis.call('ZMSCORE', k('heads', wg, wpg), unpack(names))
-    for i, f in ipairs(fit) do
-      f[3] = tonumber(heads[i]) or 0
-    end
-    table.sort(fit, function(a, b) return a[3] < b[3] end)
-  end
-  return fit
-end
-
--- The oldest usable waiter of one class older than best[2] (best is updated).
-local function probe(best, wg, wpg, c, limit)
-  local q = k('q', wg, wpg, c)
-  if limit == 0 then
-    -- the rank read next, kept as text too (see lib.lua)
-    local i, at = 0, '0'
-    for _ = 1, MAX_SKIPS do
-      local head = redis.call('ZRANGE', q, at, at, 'WITHSCORES')
-      local since_w = head[2] and tonumber(head[2])
-      if not since_w or since_w >= best[2] then
-        return
-      end
-      local verdict = usable(head[1], wg, wpg, c)
-      if verdict == 'yes' then
-        best[1], best[2], best[3], best[4], best[5] = head[1], since_w, wg, wpg, c
-        return
-      end
-      if verdict == 'no' then
-        i = i + 1 -- a removed ghost shifts the rest down instead
-        at = string.format('%d', i)
-      end
-    end
-  elseif lng ~= '' then
-    local near = redis.call('GEOSEARCH', k('geo', wg, wpg, c), 'FROMLONLAT', lng, lat,
-      'BYRADIUS', limit, 'km', 'ASC', 'COUNT', MAX_NEAR)
-    if #near == 0 then
-      return
-    end
-    local times = redis.call('ZMSCORE', q, unpack(near))
-    for i, w in ipairs(near) do
-      local s = tonumber(times[i])
-      if s and s < best[2] and usable(w, wg, wpg, c) == 'yes' then
-        best[1], best[2], best[3], best[4], best[5] = w, s, wg, wpg, c
-      end
-    end
-  end
-end
-
--- 4. the oldest usable waiter over the classes that fit both ways, in the scopes the
--- user may meet (their age band; a shared language, or anyone's when either said none):
--- {uid, since, bucket, wpg, class}
-local function search()
-  local best = {nil, math.huge}
-  local wanted = (pg == 'all') and {'male', 'female'} or {pg}
-  local buckets, names = {}, {}
-  for s in string.gmatch(searched, '[^,]+') do
-    for _, wg in ipairs(wanted) do
-      for _, wpg in ipairs({g, 'all'}) do
-        buckets[#buckets + 1] = {s .. '/' .. wg, wpg}
-        names[#names + 1] = s .. '/' .. wg .. ':' .. wpg
-      end
-    end
-  end
-  -- only buckets with some class are opened (a count kept by HINCRBY: a bucket whose
-  -- count went wrong, e.g. evicted, is opened too and costs one empty read)
-  local occupied = redis.call('HMGET', k('buckets'), unpack(names))
-  for i, bucket in ipairs(buckets) do
-    if occupied[i] and occupied[i] ~= '0' then
-      local b, wpg = bucket[1], bucket[2]
-      for _, group in ipairs(to_look_at(b, wpg)) do
-        local probes = group[2]
-        for _, f in ipairs(candidates(b, wpg, group[1])) do
-          if probes == 0 or f[3] >= best[2] then
-            break
-          end
-          probe(best, b, wpg, f[1], f[2])
-          probes = probes - 1
-        end
-      end
-    end
-  end
-  return best
-end
-
--- a partner whose ticket vanished (evicted) is dropped and the search runs again
-local best, best_since, found, p
+-- 3. the oldest usable waiter that fits both ways (search.lua); never offered: self,
+-- blocks either way (ARGV), recent partners (T:recent), ghosts. A partner whose ticket
+-- vanished (evicted) is dropped and the search runs again.
+search_setup(ARGV, uid, g, pg, age, amin, amax, amin_arg, amax_arg, radius, lng, lat, searched,
+  now, ARGV[18], ARGV[17])
+local best, best_since, p
 for _ = 1, 3 do
-  found = search()
-  best, best_since = found[1], found[2]
+  local b, wpg, c
+  best, best_since, b, wpg, c = search()
   if not best then
     break
   end
@@ -281,7 +84,7 @@ for _ = 1, 3 do
   if p[1] then
     break
   end
-  drop(best, found[3], found[4], found[5])
+  drop(best, b, wpg, c)
   best = nil
 end
 
@@ -292,7 +95,7 @@ local function save_ticket(parked)
     'ba', ARGV[7] .. ':' .. ARGV[8] .. ':' .. ARGV[9], 'parked', parked)
 end
 
--- 4a. nobody fits: wait in the pool
+-- 3a. nobody fits: wait in the pool
 if not best then
   save_ticket('0')
   if prev[2] == '1' then
@@ -313,7 +116,7 @@ if not best then
   return reply({'waiting', since, redis.call('ZCARD', k('seen')), eta, amin, amax, radius})
 end
 
--- 4b. a pair: both leave the pool
+-- 3b. a pair: both leave the pool
 unindex_from(best, p[4], p[5], p[6], p[7], p[3])
 if stays then
   unindex_from(uid, scopes, g, pg, cls, lng)
@@ -370,7 +173,7 @@ if paid then
   redis.call('HSET', match, 'unpaid', '1')
 else
   local announced = '{"type":"match_found","match_id":' .. mid .. ',"show_time_sec":' .. math.floor(show / 1000) .. ',"matched_user":'
-  publish({best}, announced .. card .. '}')
-  publish({uid}, announced .. partner_card .. '}')
+  publish(announced .. card .. '}', best)
+  publish(announced .. partner_card .. '}', uid)
 end
 return reply({'paired', mid, partner_card, deadline_ms, best, p[2], string.format('%d', best_since)})

@@ -16,7 +16,9 @@
 -- Redis about twice a read, with its AOF record).
 local EVENTS_KEEP_MS = 300000
 local EVENTS_EXPIRE_MS = '600000'
-local UNSENT = {}
+-- the messages not yet published: UNSENT[1..N_UNSENT] (a table kept across the calls of
+-- the library, so that a call allocates none)
+local UNSENT, N_UNSENT = {}, 0
 
 -- Returns the event's stream id.
 local function deliver(prefix, channel, uid, event)
@@ -29,15 +31,16 @@ local function deliver(prefix, channel, uid, event)
   if channel == '' then
     redis.call('SPUBLISH', prefix .. '{u:' .. uid .. '}:ch', message)
   else
-    UNSENT[#UNSENT + 1] = message
+    N_UNSENT = N_UNSENT + 1
+    UNSENT[N_UNSENT] = message
   end
   return id
 end
 
 -- Publishes what deliver() left for `channel`; every script calls it before it returns.
 local function flush(channel)
-  if #UNSENT > 0 then
-    redis.call('PUBLISH', channel, table.concat(UNSENT, '\n'))
+  if N_UNSENT > 0 then
+    redis.call('PUBLISH', channel, table.concat(UNSENT, '\n', 1, N_UNSENT))
   end
-  UNSENT = {}
+  N_UNSENT = 0
 end

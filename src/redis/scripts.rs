@@ -38,7 +38,7 @@ pub struct Function {
 }
 
 /// The matching scripts as one Redis Functions library. Its preludes
-/// (`lua/realtime/event.lua`, `lua/matching/lib.lua`) run once when it is
+/// (`lua/realtime/event.lua`, `lua/matching/lib.lua`, `lua/matching/search.lua`) run once when it is
 /// loaded, not on every call (~15k Redis instructions a call, BENCHMARKS.md);
 /// each script is the body of a `function(KEYS, ARGV)`. Library and function
 /// names carry a hash of the sources, so nodes of two releases side by side
@@ -50,7 +50,11 @@ pub struct Library {
 
 impl Library {
     fn build() -> Self {
-        let preludes = [source!("realtime/event.lua"), source!("matching/lib.lua")];
+        let preludes = [
+            source!("realtime/event.lua"),
+            source!("matching/lib.lua"),
+            source!("matching/search.lua"),
+        ];
         let mut all = preludes.concat();
         for (name, lua) in MATCHING {
             all.push_str(name);
