@@ -1,7 +1,8 @@
 -- Shared prelude of the matching scripts. The matching scripts are the functions of
 -- one Redis Functions library (`src/redis/scripts.rs` builds it: realtime/event.lua,
--- this file, then each script as the body of a function(KEYS, ARGV) that calls begin()
--- first), so this prelude is run once when the library is loaded, not on every call.
+-- this file, search.lua, then each script as the body of a function(KEYS, ARGV) that
+-- calls begin() first), so this prelude is run once when the library is loaded, not on
+-- every call.
 -- Every matching script takes ARGV[1] = T, the shard's key
 -- prefix with its hash tag ({pool:<shard>}), and ARGV[2] = the events channel ('' on a
 -- Cluster). KEYS[1] is T .. ':seen', which routes the script to the shard's slot; every

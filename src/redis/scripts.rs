@@ -38,11 +38,11 @@ pub struct Function {
 }
 
 /// The matching scripts as one Redis Functions library. Its preludes
-/// (`lua/realtime/event.lua`, `lua/matching/lib.lua`, `lua/matching/search.lua`) run once when it is
-/// loaded, not on every call (~15k Redis instructions a call, BENCHMARKS.md);
-/// each script is the body of a `function(KEYS, ARGV)`. Library and function
-/// names carry a hash of the sources, so nodes of two releases side by side
-/// each call their own code.
+/// (`lua/realtime/event.lua`, `lua/matching/lib.lua`, `lua/matching/search.lua`)
+/// run once when it is loaded, not on every call (~15k Redis instructions a call,
+/// BENCHMARKS.md); each script is the body of a `function(KEYS, ARGV)`. Library
+/// and function names carry a hash of the sources, so nodes of two releases side
+/// by side each call their own code.
 pub struct Library {
     pub code: String,
     version: String,
