@@ -4,7 +4,7 @@
 -- ARGV[5] 'accept' | 'reject', ARGV[6] now (ms)
 -- Returns {'missing'} | {'forbidden'} | {'matched'} | {'next'}
 --         {'waiting', deadline}: accepted, the partner has not decided yet
-local uid, mid, now = ARGV[3], ARGV[4], tonumber(ARGV[6])
+local uid, mid = ARGV[3], ARGV[4]
 local m = redis.call('HMGET', k('m', mid), 'a', 'b', 'unpaid', 'status', 'deadline', 'da', 'db')
 -- a match not paid for yet was never announced
 if not m[1] or m[3] then
@@ -18,7 +18,7 @@ if m[4] ~= 'pending' then
   return reply({m[4]})
 end
 -- undecided at the deadline counts as reject
-local late = now >= tonumber(m[5])
+local late = tonumber(ARGV[6]) >= tonumber(m[5])
 if late or ARGV[5] == 'reject' then
   finish(mid, 'next', m, not late)
   return reply({'next'})

@@ -59,8 +59,12 @@
 local T, CHANNEL, PREFIX, OUTBOX
 
 local function begin(argv)
-  T, CHANNEL = argv[1], argv[2]
-  PREFIX = string.sub(T, 1, string.find(T, '{pool:', 1, true) - 1)
+  -- (the prefix is cut again only for another shard: strings compare by reference)
+  if argv[1] ~= T then
+    T = argv[1]
+    PREFIX = string.sub(T, 1, string.find(T, '{pool:', 1, true) - 1)
+  end
+  CHANNEL = argv[2]
   OUTBOX = nil
   N_UNSENT = 0
 end
@@ -78,8 +82,9 @@ local function k(a, b, c, d)
 end
 
 -- How long a match is kept once it ended: a matched one until its call starts.
+-- (as text for redis.call; the second also as a number, not converted on every call)
 local KEEP_MATCHED_MS = '600000'
-local KEEP_ENDED_MS = '60000'
+local KEEP_ENDED_MS, KEEP_ENDED = '60000', 60000
 
 -- The member of T:recent for a pair, the same whichever way round.
 local function pair_key(a, b)

@@ -19,7 +19,7 @@
 local uid, g, pg = ARGV[3], ARGV[4], ARGV[6]
 local age, amin, amax, radius = tonumber(ARGV[5]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local lng, lat, card = ARGV[10], ARGV[11], ARGV[13]
-local now, show = tonumber(ARGV[14]), tonumber(ARGV[16])
+local now = tonumber(ARGV[14])
 local scopes, searched, interests, rx = ARGV[20], ARGV[21], ARGV[22], ARGV[23]
 
 -- 1. an undecided match is answered again until it is decided or its window ends
@@ -71,8 +71,9 @@ end
 -- 3. the oldest usable waiter that fits both ways (search.lua); never offered: self,
 -- blocks either way (ARGV), recent partners (T:recent), ghosts. A partner whose ticket
 -- vanished (evicted) is dropped and the search runs again.
+local recent_since = ARGV[17] ~= '0' and now - tonumber(ARGV[17]) or nil
 search_setup(ARGV, uid, g, pg, age, amin, amax, amin_arg, amax_arg, radius, lng, lat, searched,
-  now, ARGV[18], ARGV[17])
+  now, ARGV[18], recent_since)
 local best, best_since, p
 for _ = 1, 3 do
   local b, wpg, c
@@ -117,6 +118,7 @@ if not best then
 end
 
 -- 3b. a pair: both leave the pool
+local show = tonumber(ARGV[16])
 unindex_from(best, p[4], p[5], p[6], p[7], p[3])
 if stays then
   unindex_from(uid, scopes, g, pg, cls, lng)
@@ -142,7 +144,7 @@ card = string.sub(card, 1, -2) .. ',"shared_interests":' .. shared .. '}'
 local partner_card = string.sub(p[1], 1, -2) .. ',"shared_interests":' .. shared .. '}'
 local partner = k('ticket', best)
 -- a minute past the deadline (finish() relies on it for a match rejected in time)
-local keep = string.format('%d', show + tonumber(KEEP_ENDED_MS))
+local keep = string.format('%d', show + KEEP_ENDED)
 -- (gems owed are the node's integers as text, never negative (config): free is '0')
 local paid = cost ~= '0' or p[2] ~= '0'
 if paid then

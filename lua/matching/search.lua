@@ -1,9 +1,10 @@
 -- The search of pair.lua: which waiter a caller is paired with. A prelude of the
 -- matching library after lib.lua, so its functions are made once when the library
 -- loads, not on every call; pair.lua gives each search its caller with
--- search_setup(). A call allocates as few tables as it can (a table, and the garbage
--- it leaves, cost Redis more than the commands around it: BENCHMARKS.md), so the
--- lists below are kept from call to call and filled up to a count.
+-- search_setup(). A call allocates as few tables as it can (the closures and tables
+-- every call made, and their garbage, were ~14% of a pair's Redis instructions:
+-- BENCHMARKS.md), so the lists below are kept from call to call and filled up to a
+-- count.
 
 -- The caller: uid, gender g, preferred gender pg, age, the age range (as numbers and as
 -- text, for the class index's range reads), radius km (0: none), location ('' when
@@ -28,10 +29,9 @@ local best, best_since, best_b, best_pg, best_c
 -- queue it steps past at most max_skips users who may not be offered (blocks, recent
 -- partners, ghosts), and a radius class offers at most MAX_NEAR of its waiters nearest
 -- the caller (the oldest of those wins).
--- (the library's load runs without Lua's libraries: CLASSES_READ, MAX_CLASSES + 1 as
--- text, is written out)
 local MAX_CLASSES, MAX_PROBES = 48, 16
-local CLASSES_READ = '49'
+-- (as text; the library's load runs without Lua's string library)
+local CLASSES_READ = (MAX_CLASSES + 1) .. ''
 local NEWEST, WINDOW, CROWD_PROBES = 8, 24, 4
 local MAX_NEAR = 256
 local max_skips
@@ -46,11 +46,11 @@ local FIT_CLASS, FIT_LIMIT, FIT_HEAD, ORDER = {}, {}, {}, {}
 -- Sets the caller of the next search (argv: pair.lua's ARGV, for the blocks from
 -- ARGV[25] on).
 local function search_setup(argv, uid_, g_, pg_, age_, amin_, amax_, amin_arg_, amax_arg_,
-    radius_, lng_, lat_, searched_, now_, ghost_ms, cooldown_ms)
+    radius_, lng_, lat_, searched_, now_, ghost_ms, recent_since_)
   uid, g, pg, age, amin, amax, amin_arg, amax_arg = uid_, g_, pg_, age_, amin_, amax_, amin_arg_, amax_arg_
   radius, lng, lat, searched, now = radius_, lng_, lat_, searched_, now_
   stale_before = now - tonumber(ghost_ms)
-  recent_since = cooldown_ms ~= '0' and now - tonumber(cooldown_ms) or nil
+  recent_since = recent_since_
   excluded = nil
   max_skips = 64 + 1
   if #argv >= 25 then
