@@ -93,9 +93,10 @@ local function drop(w, b, wpg, c)
   redis.call('DEL', key)
 end
 
--- Whether a waiter of class (wg, wpg, c) may be offered: 'yes', 'no', or 'gone'
--- (a ghost, out of the pool on sight).
-local function usable(w, wg, wpg, c)
+-- Whether a waiter of class (wg, wpg, c), in line since `since_w` (ms), may be offered:
+-- 'yes', 'no', or 'gone' (a ghost, out of the pool on sight). One who joined the line
+-- within the ghost timeout is no ghost: that request was a sign of life (T:seen unread).
+local function usable(w, since_w, wg, wpg, c)
   if w == uid or (excluded and excluded[w]) then
     return 'no'
   end
@@ -104,7 +105,7 @@ local function usable(w, wg, wpg, c)
     excluded[w] = true
     return 'no'
   end
-  if tonumber(redis.call('ZSCORE', k('seen'), w) or '0') < stale_before then
+  if since_w < stale_before and tonumber(redis.call('ZSCORE', k('seen'), w) or '0') < stale_before then
     drop(w, wg, wpg, c)
     return 'gone'
   end
@@ -180,7 +181,7 @@ local function probe(wg, wpg, c, limit)
       if not since_w or since_w >= best_since then
         return
       end
-      local verdict = usable(head[1], wg, wpg, c)
+      local verdict = usable(head[1], since_w, wg, wpg, c)
       if verdict == 'yes' then
         best, best_since, best_b, best_pg, best_c = head[1], since_w, wg, wpg, c
         return
@@ -199,7 +200,7 @@ local function probe(wg, wpg, c, limit)
     local times = redis.call('ZMSCORE', q, unpack(near))
     for i, w in ipairs(near) do
       local s = tonumber(times[i])
-      if s and s < best_since and usable(w, wg, wpg, c) == 'yes' then
+      if s and s < best_since and usable(w, s, wg, wpg, c) == 'yes' then
         best, best_since, best_b, best_pg, best_c = w, s, wg, wpg, c
       end
     end
