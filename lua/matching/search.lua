@@ -36,11 +36,9 @@ local NEWEST, WINDOW, CROWD_PROBES = 8, 24, 4
 local MAX_NEAR = 256
 local max_skips
 
--- The buckets a search opens (BUCKETS[i], PGS[i], named NAMES[i] in T:buckets), and the
--- classes of one bucket that fit (FIT_CLASS[i], FIT_LIMIT[i]: the distance limit km,
+-- The classes of one bucket that fit (FIT_CLASS[i], FIT_LIMIT[i]: the distance limit km,
 -- FIT_HEAD[i]: the oldest waiter's enqueue time) in the order ORDER[1..n]: kept across
 -- calls, filled up to a count.
-local BUCKETS, PGS, NAMES = {}, {}, {}
 local FIT_CLASS, FIT_LIMIT, FIT_HEAD, ORDER = {}, {}, {}, {}
 
 -- Sets the caller of the next search (argv: pair.lua's ARGV, for the blocks from
@@ -60,6 +58,46 @@ local function search_setup(argv, uid_, g_, pg_, age_, amin_, amax_, amin_arg_, 
     end
     max_skips = max_skips + #argv - 24
   end
+end
+
+-- The buckets a search opens: {buckets, their preferred genders, their names in
+-- T:buckets, n}, made once for each scopes searched, preferred gender and gender and
+-- kept in OPENS[searched][pg][g] (at most MAX_OPENS, then all forgotten at once): the
+-- split and the dozen concatenations of every search were ~3.5% of a pair's Redis
+-- instructions (BENCHMARKS.md).
+local OPENS, N_OPENS, MAX_OPENS = {}, 0, 512
+
+local function opens()
+  if N_OPENS >= MAX_OPENS then
+    OPENS, N_OPENS = {}, 0
+  end
+  local by_pg = OPENS[searched]
+  if not by_pg then
+    by_pg = {}
+    OPENS[searched] = by_pg
+  end
+  local by_g = by_pg[pg]
+  if not by_g then
+    by_g = {}
+    by_pg[pg] = by_g
+  end
+  local o = by_g[g]
+  if o then
+    return o
+  end
+  local buckets, pgs, names, n = {}, {}, {}, 0
+  for s in string.gmatch(searched, '[^,]+') do
+    for i = 1, (pg == 'all') and 2 or 1 do
+      local b = s .. '/' .. ((pg ~= 'all' and pg) or (i == 1 and 'male') or 'female')
+      buckets[n + 1], pgs[n + 1], names[n + 1] = b, g, b .. ':' .. g
+      buckets[n + 2], pgs[n + 2], names[n + 2] = b, 'all', b .. ':all'
+      n = n + 2
+    end
+  end
+  o = {buckets, pgs, names, n}
+  by_g[g] = o
+  N_OPENS = N_OPENS + 1
+  return o
 end
 
 -- A lower bound (km) of the distance from the caller to any point of a 1°x1° cell:
@@ -225,21 +263,14 @@ end
 -- none): uid, enqueue time, bucket, their preferred gender, class (nil: nobody).
 local function search()
   best, best_since = nil, math.huge
-  local n = 0
-  for s in string.gmatch(searched, '[^,]+') do
-    for i = 1, (pg == 'all') and 2 or 1 do
-      local b = s .. '/' .. ((pg ~= 'all' and pg) or (i == 1 and 'male') or 'female')
-      BUCKETS[n + 1], PGS[n + 1], NAMES[n + 1] = b, g, b .. ':' .. g
-      BUCKETS[n + 2], PGS[n + 2], NAMES[n + 2] = b, 'all', b .. ':all'
-      n = n + 2
-    end
-  end
+  local o = opens()
+  local buckets, pgs, n = o[1], o[2], o[4]
   -- only buckets with some class are opened (a count kept by HINCRBY: a bucket whose
   -- count went wrong, e.g. evicted, is opened too and costs one empty read)
-  local occupied = redis.call('HMGET', k('buckets'), unpack(NAMES, 1, n))
+  local occupied = redis.call('HMGET', k('buckets'), unpack(o[3], 1, n))
   for i = 1, n do
     if occupied[i] and occupied[i] ~= '0' then
-      local b, wpg = BUCKETS[i], PGS[i]
+      local b, wpg = buckets[i], pgs[i]
       local classes, probes, window, window_probes = to_look_at(b, wpg)
       look(b, wpg, classes, probes)
       if window then
