@@ -153,6 +153,17 @@ local function index(uid, sc, g, pg, cls, age, since, lng, lat, seen)
   redis.call('ZADD', k('seen'), seen, uid)
 end
 
+-- Saves pair.lua's caller's ticket (argv: its ARGV; the card as the caller sent it, never
+-- as a pair showed it), of class `cls`, in line since `since`; `parked` '1' while a pair
+-- that owes gems holds it. (Here, not in pair.lua: a local function there would be a
+-- closure made on every call.)
+local function save_ticket(ticket, argv, cls, since, parked)
+  redis.call('HSET', ticket, 'g', argv[4], 'a', argv[5], 'pg', argv[6], 'cls', cls,
+    'lng', argv[10], 'lat', argv[11], 'since', since, 'cost', argv[12], 'card', argv[13],
+    'sc', argv[20], 'int', argv[22], 'rx', argv[23],
+    'ba', argv[7] .. ':' .. argv[8] .. ':' .. argv[9], 'parked', parked)
+end
+
 -- A waiter's class: their age, age range and radius, and the 1°x1° cell they are in
 -- when they have a radius (so that far callers can skip the class unsearched).
 local function class_of(age, amin, amax, radius, lng, lat)

@@ -90,15 +90,10 @@ for _ = 1, 3 do
 end
 
 local cost = ARGV[12]
-local function save_ticket(parked)
-  redis.call('HSET', ticket, 'g', g, 'a', ARGV[5], 'pg', pg, 'cls', cls, 'lng', lng, 'lat', lat,
-    'since', since, 'cost', cost, 'card', card, 'sc', scopes, 'int', interests, 'rx', rx,
-    'ba', ARGV[7] .. ':' .. ARGV[8] .. ':' .. ARGV[9], 'parked', parked)
-end
 
 -- 3a. nobody fits: wait in the pool
 if not best then
-  save_ticket('0')
+  save_ticket(ticket, ARGV, cls, since, '0')
   if prev[2] == '1' then
     redis.call('PERSIST', ticket)
   end
@@ -149,7 +144,7 @@ local keep = string.format('%d', show + KEEP_ENDED)
 local paid = cost ~= '0' or p[2] ~= '0'
 if paid then
   -- kept parked a while, so that unpair.lua can put them back if the gems fail
-  save_ticket('1')
+  save_ticket(ticket, ARGV, cls, since, '1')
   redis.call('HSET', partner, 'parked', '1')
   redis.call('PEXPIRE', ticket, keep)
   redis.call('PEXPIRE', partner, keep)

@@ -165,6 +165,39 @@ async fn a_pair_that_cannot_be_paid_is_undone_and_the_partner_keeps_waiting() {
 }
 
 #[tokio::test]
+async fn a_pair_undone_for_want_of_a_replica_puts_its_caller_back_with_their_own_card() {
+    // no replica ever answers WAIT: a pair that owes gems is undone, its caller told 503
+    let app = spawn_app_with(&[("REDIS_WAIT_REPLICAS", "1"), ("REDIS_WAIT_MS", "10")]).await;
+    let f = member(&app, "female", 30).await;
+    wants(&app, &f, "male").await;
+    grant_gems(&app, f.id, 1).await;
+    app.random(&f.token, 0).await;
+    let m = member(&app, "male", 30).await;
+    let (status, body) = app.random(&m.token, 0).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    // he is back in line; who finds him sees his card as he sent it, not as it was
+    // shown to her with what they share
+    let w = member(&app, "female", 30).await;
+    let res = app
+        .client
+        .get(app.at("/api/match/random/?wait=0"))
+        .bearer_auth(&w.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    assert_eq!(text.matches("shared_interests").count(), 1, "{text}");
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["matched_user"]["id"], m.id);
+    assert_eq!(
+        balance(&app, &f.token).await,
+        1,
+        "nothing charged for the undone pair"
+    );
+}
+
+#[tokio::test]
 async fn a_storm_of_filtered_requests_charges_exactly_the_matches_made() {
     let app = spawn_app_with(&[("DB_MAX_CONNECTIONS", "20"), ("REDIS_POOL_SIZE", "4")]).await;
     let mut users = Vec::new();
