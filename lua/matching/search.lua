@@ -64,7 +64,8 @@ end
 -- T:buckets, n}, made once for each scopes searched, preferred gender and gender and
 -- kept in OPENS[searched][pg][g] (at most MAX_OPENS, then all forgotten at once): the
 -- split and the dozen concatenations of every search were ~3.5% of a pair's Redis
--- instructions (BENCHMARKS.md).
+-- instructions (BENCHMARKS.md). A shard whose users search more combinations (languages,
+-- in the order they gave them) than that makes them again, a few tables a miss.
 local OPENS, N_OPENS, MAX_OPENS = {}, 0, 512
 
 local function opens()

@@ -166,8 +166,9 @@ async fn a_pair_that_cannot_be_paid_is_undone_and_the_partner_keeps_waiting() {
 
 #[tokio::test]
 async fn a_pair_undone_for_want_of_a_replica_puts_its_caller_back_with_their_own_card() {
-    // no replica ever answers WAIT: a pair that owes gems is undone, its caller told 503
-    let app = spawn_app_with(&[("REDIS_WAIT_REPLICAS", "1"), ("REDIS_WAIT_MS", "10")]).await;
+    // more replicas than any test Redis has: WAIT never succeeds, so a pair that owes
+    // gems is undone and its caller told 503
+    let app = spawn_app_with(&[("REDIS_WAIT_REPLICAS", "9"), ("REDIS_WAIT_MS", "10")]).await;
     let f = member(&app, "female", 30).await;
     wants(&app, &f, "male").await;
     grant_gems(&app, f.id, 1).await;
