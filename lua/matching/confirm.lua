@@ -13,5 +13,6 @@ redis.call('HDEL', key, 'unpaid')
 local left = math.max(0, math.ceil((tonumber(m[7]) - tonumber(ARGV[4])) / 1000))
 local found = '{"type":"match_found","match_id":' .. mid .. ',"show_time_sec":' .. string.format('%d', left) .. ',"matched_user":'
 publish(found .. m[5] .. '}', m[2])
-publish(found .. m[6] .. '}', m[1])
+-- (m[1], the caller who paired, is answered by the request that is paying for it)
+publish_answered(found .. m[6] .. '}', m[1])
 return reply({1})

@@ -9,8 +9,9 @@
 -- key below is built from T, so all of them live in that one slot.
 --
 -- Every reply starts with the events the caller must deliver itself (JSON
--- [[uid, event], ...], or ''): on a Cluster, users' streams and channels live in their
--- own slots, out of this script's reach; with a single Redis the script delivers them.
+-- [[uid, event, answered ('1' or '')], ...], or ''): on a Cluster, users' streams and
+-- channels live in their own slots, out of this script's reach; with a single Redis the
+-- script delivers them.
 --
 -- Layout (s: a scope, g: gender, pg: preferred gender, b = "<s>/<g>" a bucket's gender,
 -- cls: "<age>:<min age>:<max age>:<radius km>", plus ":<cell lat>:<cell lng>" (1°x1°) for
@@ -205,9 +206,9 @@ end
 local function publish(event, a, b)
   if CHANNEL == '' then
     OUTBOX = OUTBOX or {}
-    OUTBOX[#OUTBOX + 1] = {a, event}
+    OUTBOX[#OUTBOX + 1] = {a, event, ''}
     if b then
-      OUTBOX[#OUTBOX + 1] = {b, event}
+      OUTBOX[#OUTBOX + 1] = {b, event, ''}
     end
     return
   end
@@ -215,6 +216,17 @@ local function publish(event, a, b)
   if b then
     deliver(PREFIX, CHANNEL, b, event)
   end
+end
+
+-- Tells the caller of `event`, which their own request is answered with (their
+-- match_found): a long poll of theirs that it reaches late does not take it (event.lua).
+local function publish_answered(event, uid)
+  if CHANNEL == '' then
+    OUTBOX = OUTBOX or {}
+    OUTBOX[#OUTBOX + 1] = {uid, event, '1'}
+    return
+  end
+  deliver(PREFIX, CHANNEL, uid, event, true)
 end
 
 -- A script's reply, the events left to deliver first. Every matching script

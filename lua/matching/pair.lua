@@ -171,6 +171,6 @@ if paid then
 else
   local announced = '{"type":"match_found","match_id":' .. mid .. ',"show_time_sec":' .. math.floor(show / 1000) .. ',"matched_user":'
   publish(announced .. card .. '}', best)
-  publish(announced .. partner_card .. '}', uid)
+  publish_answered(announced .. partner_card .. '}', uid)
 end
 return reply({'paired', mid, partner_card, deadline_ms, best, p[2], string.format('%d', best_since)})

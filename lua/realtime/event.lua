@@ -11,6 +11,10 @@
 -- (`channel` is '') at once on the user's own sharded channel <prefix>{u:<uid>}:ch
 -- (one SPUBLISH reaches the one master of that slot and the nodes that serve the
 -- user, nobody else).
+-- An event `answered` is one its user's own request was answered with (the caller of
+-- a pairing: their `match_found`): its entry carries a = 1 and its first line
+-- "answered":true, so that a long poll of the user does not take it when it comes late
+-- (WebSockets and SSE get it as any other).
 -- A stream's expiry is pushed to 10 minutes only when less than 5 are left: a read
 -- per event and a write every 5 minutes, instead of a write per event (a write costs
 -- Redis about twice a read, with its AOF record).
@@ -21,13 +25,19 @@ local EVENTS_EXPIRE_MS = '600000'
 local UNSENT, N_UNSENT = {}, 0
 
 -- Returns the event's stream id.
-local function deliver(prefix, channel, uid, event)
+local function deliver(prefix, channel, uid, event, answered)
   local stream = prefix .. '{u:' .. uid .. '}:ev'
-  local id = redis.call('XADD', stream, 'MAXLEN', '~', '128', '*', 'e', event)
+  local id, message
+  if answered then
+    id = redis.call('XADD', stream, 'MAXLEN', '~', '128', '*', 'e', event, 'a', '1')
+    message = '{"to":[' .. uid .. '],"id":"' .. id .. '","answered":true}\n' .. event
+  else
+    id = redis.call('XADD', stream, 'MAXLEN', '~', '128', '*', 'e', event)
+    message = '{"to":[' .. uid .. '],"id":"' .. id .. '"}\n' .. event
+  end
   if redis.call('PTTL', stream) < EVENTS_KEEP_MS then
     redis.call('PEXPIRE', stream, EVENTS_EXPIRE_MS)
   end
-  local message = '{"to":[' .. uid .. '],"id":"' .. id .. '"}\n' .. event
   if channel == '' then
     redis.call('SPUBLISH', prefix .. '{u:' .. uid .. '}:ch', message)
   else

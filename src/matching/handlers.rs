@@ -111,7 +111,12 @@ pub async fn random(
         Search::Waiting(queue) => queue,
     };
     let deadline = Instant::now() + Duration::from_secs(wait);
-    match events.wait_for(deadline, |e| e.kind == MATCH_FOUND).await {
+    // a match the user's own request was answered with (they paired someone) may reach
+    // this poll late, after it was decided: only a match made for them while they wait
+    match events
+        .wait_for(deadline, |e| e.kind == MATCH_FOUND && !e.answered)
+        .await
+    {
         Some(event) => Ok(json_text(StatusCode::OK, event.json.to_string())),
         None => {
             // after a wait, the pool is asked again (the filters may have relaxed)

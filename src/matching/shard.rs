@@ -48,11 +48,12 @@ pub(super) async fn run_on(
     let outbox = reply_text(&reply, 0);
     reply.remove(0);
     if !outbox.is_empty() {
-        let events: Vec<(String, String)> = serde_json::from_str(&outbox)
+        // [uid, event, answered ('1' or '')] (lua/matching/lib.lua)
+        let events: Vec<(String, String, String)> = serde_json::from_str(&outbox)
             .map_err(|e| ApiError::Internal(format!("script outbox: {e}")))?;
-        for (uid, event) in events {
+        for (uid, event, answered) in events {
             let uid = uid.parse().unwrap_or_default();
-            Box::pin(bus::publish(redis, &[uid], &event)).await?;
+            Box::pin(bus::deliver(redis, &[uid], &event, answered == "1")).await?;
         }
     }
     Ok(reply)

@@ -99,8 +99,9 @@ impl Bus {
             .into_iter()
             .filter(|(id, _)| stream_position(id).is_some_and(|(ms, _)| ms as i64 >= oldest))
             .filter_map(|(id, fields)| {
+                let answered = fields.iter().any(|(k, v)| k == "a" && v == "1");
                 let json = fields.into_iter().find(|(k, _)| k == "e")?.1;
-                Event::parse(&id, &json)
+                Event::parse(&id, &json, answered)
             })
             .collect())
     }
@@ -133,6 +134,18 @@ pub async fn invalidate(redis: &Redis, what: Invalidation) -> Result<(), fred::e
 /// lost bus messages (internal events too: a lost `session_revoked` would
 /// leave its session's streams open).
 pub async fn publish(redis: &Redis, to: &[i64], event: &str) -> Result<(), fred::error::Error> {
+    deliver(redis, to, event, false).await
+}
+
+/// `publish`, marking the event `answered` when its users' own request was
+/// answered with it (a pairing's caller and their `match_found`): a long poll of
+/// theirs does not take it (`Event::answered`).
+pub async fn deliver(
+    redis: &Redis,
+    to: &[i64],
+    event: &str,
+    answered: bool,
+) -> Result<(), fred::error::Error> {
     // a bus message gives each event one line (`lua/realtime/event.lua`); in JSON a
     // raw newline can only be whitespace between tokens (a client's pretty-printed
     // signal payload), so a space stands for it
@@ -149,6 +162,7 @@ pub async fn publish(redis: &Redis, to: &[i64], event: &str) -> Result<(), fred:
             redis.keys.prefix().to_owned(),
             redis.events_channel().to_owned(),
             event.clone(),
+            if answered { "1" } else { "" }.to_owned(),
         ];
         args.extend(users.iter().map(i64::to_string));
         let _: Vec<String> = redis.run(&redis.scripts.deliver, keys, args).await?;

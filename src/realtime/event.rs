@@ -14,6 +14,10 @@ pub struct Event {
     pub status: Option<String>,
     /// The session a `session_revoked` event ends.
     pub session: Option<String>,
+    /// Its user's own request was answered with it (a pairing's caller, their
+    /// `match_found`): a long poll does not take it, since it may come after that
+    /// request, when the match is over (WebSockets and SSE send it as any other).
+    pub answered: bool,
     pub json: Box<str>,
 }
 
@@ -27,8 +31,8 @@ struct Head {
 }
 
 impl Event {
-    /// An event from its stream id and JSON; `None` when it has no `type`.
-    pub fn parse(id: &str, json: &str) -> Option<Self> {
+    /// An event from its stream id, JSON and `answered` mark; `None` when it has no `type`.
+    pub fn parse(id: &str, json: &str, answered: bool) -> Option<Self> {
         let head: Head = serde_json::from_str(json).ok()?;
         Some(Event {
             id: id.to_owned(),
@@ -36,6 +40,7 @@ impl Event {
             match_id: head.match_id,
             status: head.status,
             session: head.session,
+            answered,
             json: json.into(),
         })
     }
@@ -82,9 +87,9 @@ mod tests {
     #[test]
     fn websocket_events_carry_their_id_first() {
         let json = r#"{"type":"x","a":1}"#;
-        let event = Event::parse("5-1", json).unwrap();
+        let event = Event::parse("5-1", json, false).unwrap();
         assert_eq!(event.with_id(), r#"{"event_id":"5-1","type":"x","a":1}"#);
-        let unkept = Event::parse("", json).unwrap();
+        let unkept = Event::parse("", json, false).unwrap();
         assert_eq!(unkept.with_id(), r#"{"type":"x","a":1}"#);
     }
 }

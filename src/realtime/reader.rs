@@ -25,6 +25,8 @@ struct Envelope<'a> {
     to: Vec<i64>,
     #[serde(default)]
     id: &'a str,
+    #[serde(default)]
+    answered: bool,
 }
 
 /// Connects the bus and starts the node's hub; returns once the node hears
@@ -140,7 +142,7 @@ fn hand_over(bus: &Bus, hub: &Hub, payload: &str) {
 }
 
 fn hand(bus: &Bus, hub: &Hub, envelope: Envelope, event: &str) {
-    let Some(event) = Event::parse(envelope.id, event) else {
+    let Some(event) = Event::parse(envelope.id, event, envelope.answered) else {
         tracing::warn!("event without a type on the bus");
         return;
     };

@@ -380,3 +380,82 @@ async fn a_websocket_that_stops_answering_pings_is_closed_and_its_user_leaves_th
     assert!(score.is_some(), "the listening phone still waits");
     reader.abort();
 }
+
+/// A `match_found` of match `match_id` with user `partner`, as a pairing sends it.
+fn match_found(match_id: i64, partner: i64) -> String {
+    json!({"type": "match_found", "match_id": match_id, "show_time_sec": 10,
+           "matched_user": {"id": partner, "username": "p", "age": 30, "gender": "male",
+                            "profile_image": null, "rating": 0.0, "languages": [],
+                            "interests": [], "shared_interests": []}})
+    .to_string()
+}
+
+/// A `match_found` of match `match_id` for `uid` on the bus, 300 ms from now, marked
+/// `answered` or not.
+async fn deliver_later(app: &TestApp, uid: i64, match_id: i64, answered: bool) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let event = match_found(match_id, 7);
+    voxmatch::realtime::bus::deliver(&app.state.redis, &[uid], &event, answered)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_long_poll_does_not_take_a_match_its_user_was_answered_with_already() {
+    let app = spawn_app().await;
+    let w = member(&app, "female", 27).await;
+    // the caller of a pairing is answered by their own request; their match_found,
+    // reaching a later long poll of theirs, would show them a match that is over
+    let ((status, body), ()) = tokio::join!(
+        app.random(&w.token, 2),
+        deliver_later(&app, w.id, 41, true)
+    );
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::ACCEPTED, &json!("waiting")),
+        "{body}"
+    );
+    // the same event, not marked, is taken at once
+    let started = std::time::Instant::now();
+    let ((status, body), ()) = tokio::join!(
+        app.random(&w.token, 10),
+        deliver_later(&app, w.id, 42, false)
+    );
+    assert_eq!((status, &body["match_id"]), (StatusCode::OK, &json!(42)));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_pairings_caller_has_their_match_found_marked_answered_on_the_bus_and_in_their_stream()
+{
+    let app = spawn_app().await;
+    // a free pair (announced by pair.lua) and one that owes gems (by confirm.lua)
+    for owes_gems in [false, true] {
+        let w = member(&app, "female", 26).await;
+        let f = member(&app, "male", 29).await;
+        if owes_gems {
+            settings(&app, &f, json!({"preferred_gender": "female"})).await;
+            grant_gems(&app, f.id, 1).await;
+        }
+        let mut heard_w = app.state.hub.subscribe(w.id).await.unwrap();
+        let mut heard_f = app.state.hub.subscribe(f.id).await.unwrap();
+        assert_eq!(app.random(&w.token, 0).await.0, StatusCode::ACCEPTED);
+        let (status, body) = app.random(&f.token, 0).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let id = body["match_id"].as_i64();
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        let live = |e: Option<std::sync::Arc<voxmatch::realtime::event::Event>>| {
+            e.map(|e| (e.match_id, e.answered))
+        };
+        let found = |e: &voxmatch::realtime::event::Event| e.kind == "match_found";
+        assert_eq!(live(heard_w.wait_for(until, found).await), Some((id, false)));
+        assert_eq!(live(heard_f.wait_for(until, found).await), Some((id, true)));
+        // as a node reads them back after it lost bus messages
+        let bus = app.state.hub.bus();
+        for (uid, answered) in [(w.id, false), (f.id, true)] {
+            let kept = bus.read_after(uid, "0").await.unwrap();
+            let kept = kept.iter().find(|e| found(e)).map(|e| (e.match_id, e.answered));
+            assert_eq!(kept, Some((id, answered)), "owes gems: {owes_gems}");
+        }
+    }
+}
