@@ -248,9 +248,20 @@ pub async fn decide(
 /// Takes the user out of the pool of `shard` and out of any undecided match.
 /// Returns whether they were waiting.
 pub async fn cancel(redis: &Redis, uid: i64, shard: usize) -> ApiResult<bool> {
+    leave(redis, uid, shard, "").await
+}
+
+/// After the user's settings changed: out of the pool of `shard`, where their
+/// ticket holds the old ones; a long poll of theirs hears `pool_left` and enters
+/// again with the new ones. An undecided match stays. Returns whether they were waiting.
+pub async fn requeue(redis: &Redis, uid: i64, shard: usize) -> ApiResult<bool> {
+    leave(redis, uid, shard, "requeue").await
+}
+
+async fn leave(redis: &Redis, uid: i64, shard: usize, mode: &str) -> ApiResult<bool> {
     let script = &redis.scripts.match_cancel;
     let reply = run_in_shard(redis, shard, script, |a| {
-        a.push(uid);
+        a.push(uid).push(mode);
     })
     .await?;
     Ok(reply_int(&reply, 0) == 1)

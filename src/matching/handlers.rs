@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::body::Body;
 use crate::http::{MessageResponse, json_response, json_text, message, ok};
 use crate::messages;
-use crate::realtime::protocol::{Event, MATCH_DECIDED, MATCH_FOUND, MatchFound};
+use crate::realtime::protocol::{Event, MATCH_DECIDED, MATCH_FOUND, MatchFound, POOL_LEFT};
 use crate::session::AuthUser;
 use crate::state::AppState;
 
@@ -46,10 +46,9 @@ pub async fn save_settings(state: AppState, me: AuthUser, body: Body) -> ApiResu
         .apply(req, cfg.min_age, &cfg.matching.shards)?;
     store::save_settings(&state.db, me.id, &updated).await?;
     state.users_changed(&[me.id]).await;
-    if updated.region != current.region {
-        // a user waits in one shard at a time
-        engine::cancel(&state.redis, me.id, shard_index(&state, &current.region)).await?;
-    }
+    // a waiting user's ticket holds the settings they had: out of the pool (of their
+    // region as it was), and a long poll of theirs enters again with the new ones
+    engine::requeue(&state.redis, me.id, shard_index(&state, &current.region)).await?;
     message(messages::SETTINGS_SAVED)
 }
 
@@ -94,36 +93,48 @@ pub async fn random(
         (None, None) => None,
         _ => return Err(ApiError::validation("lat, lng: give both or neither")),
     };
-    let ticket = service::ticket(&state, me.id, here).await?;
+    let deadline = Instant::now() + Duration::from_secs(wait);
+    let mut ticket = service::ticket(&state, me.id, here).await?;
     // listen before entering the pool: a partner may arrive at once
     let mut events = state.hub.subscribe(me.id).await?;
     // a caller answered at once (wait=0) gets the queue status from the pairing itself
     let with_status = wait == 0;
-    let queue = match tokio::spawn(service::search(state.clone(), ticket.clone(), with_status))
-        .await
-        .map_err(|e| ApiError::Internal(format!("match search task: {e}")))??
-    {
-        Search::Found {
-            match_id,
-            partner_card,
-            remaining_ms,
-        } => return found(match_id, partner_card, remaining_ms),
-        Search::Waiting(queue) => queue,
-    };
-    let deadline = Instant::now() + Duration::from_secs(wait);
-    // a match the user's own request was answered with (they paired someone) may reach
-    // this poll late, after it was decided: only a match made for them while they wait
-    match events
-        .wait_for(deadline, |e| e.kind == MATCH_FOUND && !e.answered)
-        .await
-    {
-        Some(event) => Ok(json_text(StatusCode::OK, event.json.to_string())),
-        None => {
-            // after a wait, the pool is asked again (the filters may have relaxed)
-            let fresh = if wait == 0 { queue } else { None };
-            // boxed: a rare path, kept out of the route's future (see `crate::redis`)
-            let status = Box::pin(service::queue_status(&state, &ticket, fresh)).await?;
-            Ok(json_response(StatusCode::ACCEPTED, &status))
+    loop {
+        let search = service::search(state.clone(), ticket.clone(), with_status);
+        let queue = match tokio::spawn(search)
+            .await
+            .map_err(|e| ApiError::Internal(format!("match search task: {e}")))??
+        {
+            Search::Found {
+                match_id,
+                partner_card,
+                remaining_ms,
+            } => return found(match_id, partner_card, remaining_ms),
+            Search::Waiting(queue) => queue,
+        };
+        // a match the user's own request was answered with (they paired someone) may
+        // reach this poll late, after it was decided: only a match made for them while
+        // they wait; or their settings changed, and they left the pool
+        let heard = events
+            .wait_for(deadline, |e| {
+                (e.kind == MATCH_FOUND && !e.answered) || e.kind == POOL_LEFT
+            })
+            .await;
+        match heard {
+            Some(event) if event.kind == POOL_LEFT => {
+                // in again with the new settings, read afresh (this node may not
+                // have heard that they changed yet)
+                state.tickets.remove(&me.id);
+                ticket = Box::pin(service::ticket(&state, me.id, here)).await?;
+            }
+            Some(event) => return Ok(json_text(StatusCode::OK, event.json.to_string())),
+            None => {
+                // after a wait, the pool is asked again (the filters may have relaxed)
+                let fresh = if wait == 0 { queue } else { None };
+                // boxed: a rare path, kept out of the route's future (see `crate::redis`)
+                let status = Box::pin(service::queue_status(&state, &ticket, fresh)).await?;
+                return Ok(json_response(StatusCode::ACCEPTED, &status));
+            }
         }
     }
 }

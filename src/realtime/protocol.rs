@@ -15,6 +15,9 @@ pub const MATCH_FOUND: &str = "match_found";
 pub const MATCH_DECIDED: &str = "match_decided";
 /// Internal: closes a revoked session's streams on every node; never sent to clients.
 pub const SESSION_REVOKED: &str = "session_revoked";
+/// Internal: the user's settings changed while they waited, and they left the pool;
+/// their long polls enter again with the new settings. Never sent to clients.
+pub const POOL_LEFT: &str = "pool_left";
 
 /// An event for users, as it travels on the bus and reaches their sockets:
 /// `{"type": "<name>", ...its fields}`.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use warp::reply::{Reply, Response};
 
 use super::expiry_instant;
-use super::protocol::SESSION_REVOKED;
+use super::protocol::{POOL_LEFT, SESSION_REVOKED};
 use crate::error::ApiResult;
 use crate::session::AuthUser;
 use crate::state::AppState;
@@ -49,6 +49,9 @@ pub async fn events(
                     if event.session.as_deref() == Some(session.as_str()) {
                         return None;
                     }
+                    continue;
+                }
+                if event.kind == POOL_LEFT {
                     continue;
                 }
                 let mut sse = warp::sse::Event::default()

@@ -11,7 +11,7 @@ use warp::filters::ws::{Message, WebSocket, Ws};
 use warp::reply::{Reply, Response};
 
 use super::expiry_instant;
-use super::protocol::{AUTH, ClientMessage, PING, SESSION_REVOKED, SIGNAL};
+use super::protocol::{AUTH, ClientMessage, PING, POOL_LEFT, SESSION_REVOKED, SIGNAL};
 use crate::error::{ApiError, ApiResult};
 use crate::messages;
 use crate::presence::store::{self as presence, Streaming};
@@ -88,6 +88,7 @@ async fn session(state: AppState, mut user: AuthUser, mut online: Streaming, soc
                         break Some((CLOSE_SESSION_ENDED, "session revoked"));
                     }
                 }
+                Some(event) if event.kind == POOL_LEFT => {}
                 Some(event) => {
                     if tx.send(Message::text(event.with_id())).await.is_err() {
                         break None;

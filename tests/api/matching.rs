@@ -925,3 +925,79 @@ async fn scripts_redis_forgot_are_loaded_again() {
     let (status, body) = app.start_call(&a.token, match_id).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+/// The types of the text messages `socket` gets until one of type `until`.
+async fn types_until(socket: &mut Socket, until: &str) -> Vec<String> {
+    use futures_util::StreamExt;
+    let mut types = Vec::new();
+    let read = async {
+        while let Some(Ok(message)) = socket.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+                let event: Value = serde_json::from_str(&text).unwrap();
+                types.push(event["type"].as_str().unwrap_or_default().to_owned());
+                if event["type"] == until {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("event in time");
+    types
+}
+
+#[tokio::test]
+async fn settings_saved_while_waiting_apply_at_once_and_the_long_poll_goes_on_with_them() {
+    let app = spawn_app().await;
+    // a man who wants women (a filter: 1 gem a match) waits, then takes anyone: the
+    // woman who comes is his at no cost
+    let a = member(&app, "male", 30).await;
+    grant_gems(&app, a.id, 1).await;
+    settings(&app, &a, json!({"preferred_gender": "female"})).await;
+    let mut socket = websocket(&app.url, &a.token).await;
+    let b = member(&app, "female", 28).await;
+    let ((status, body), ()) = tokio::join!(app.random(&a.token, 8), async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        settings(&app, &a, json!({"preferred_gender": "all"})).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(app.random(&b.token, 0).await.0, StatusCode::OK);
+    });
+    assert_eq!(
+        (status, &body["matched_user"]["id"]),
+        (StatusCode::OK, &json!(b.id))
+    );
+    assert_eq!(
+        balance_and_ledger(&app, a.id).await.0,
+        1,
+        "charged by his old filter"
+    );
+    // the internal event that sent his long poll back in line is not for clients
+    let types = types_until(&mut socket, "match_found").await;
+    assert!(!types.iter().any(|t| t == "pool_left"), "{types:?}");
+    app.decide(&a.token, match_id(&body), "reject").await;
+
+    // the other way round: a man who takes anyone waits, then wants men; a woman who
+    // comes is not his match, a man is; a match undecided meanwhile stays
+    let c = member(&app, "male", 33).await;
+    let d = member(&app, "female", 29).await;
+    let e = member(&app, "male", 35).await;
+    grant_gems(&app, c.id, 1).await;
+    let ((status, body), ()) = tokio::join!(app.random(&c.token, 8), async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        settings(&app, &c, json!({"preferred_gender": "male"})).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        finds_nobody(&app, &d).await;
+        assert_eq!(app.random(&e.token, 0).await.0, StatusCode::OK);
+    });
+    assert_eq!(
+        (status, &body["matched_user"]["id"]),
+        (StatusCode::OK, &json!(e.id))
+    );
+    settings(&app, &c, json!({"preferred_gender": "all"})).await;
+    let (status, again) = app.random(&c.token, 0).await;
+    assert_eq!(
+        (status, match_id(&again)),
+        (StatusCode::OK, match_id(&body))
+    );
+}

@@ -406,10 +406,8 @@ async fn a_long_poll_does_not_take_a_match_its_user_was_answered_with_already() 
     let w = member(&app, "female", 27).await;
     // the caller of a pairing is answered by their own request; their match_found,
     // reaching a later long poll of theirs, would show them a match that is over
-    let ((status, body), ()) = tokio::join!(
-        app.random(&w.token, 2),
-        deliver_later(&app, w.id, 41, true)
-    );
+    let ((status, body), ()) =
+        tokio::join!(app.random(&w.token, 2), deliver_later(&app, w.id, 41, true));
     assert_eq!(
         (status, &body["status"]),
         (StatusCode::ACCEPTED, &json!("waiting")),
@@ -426,8 +424,7 @@ async fn a_long_poll_does_not_take_a_match_its_user_was_answered_with_already() 
 }
 
 #[tokio::test]
-async fn a_pairings_caller_has_their_match_found_marked_answered_on_the_bus_and_in_their_stream()
-{
+async fn a_pairings_caller_has_their_match_found_marked_answered_on_the_bus_and_in_their_stream() {
     let app = spawn_app().await;
     // a free pair (announced by pair.lua) and one that owes gems (by confirm.lua)
     for owes_gems in [false, true] {
@@ -448,13 +445,19 @@ async fn a_pairings_caller_has_their_match_found_marked_answered_on_the_bus_and_
             e.map(|e| (e.match_id, e.answered))
         };
         let found = |e: &voxmatch::realtime::event::Event| e.kind == "match_found";
-        assert_eq!(live(heard_w.wait_for(until, found).await), Some((id, false)));
+        assert_eq!(
+            live(heard_w.wait_for(until, found).await),
+            Some((id, false))
+        );
         assert_eq!(live(heard_f.wait_for(until, found).await), Some((id, true)));
         // as a node reads them back after it lost bus messages
         let bus = app.state.hub.bus();
         for (uid, answered) in [(w.id, false), (f.id, true)] {
             let kept = bus.read_after(uid, "0").await.unwrap();
-            let kept = kept.iter().find(|e| found(e)).map(|e| (e.match_id, e.answered));
+            let kept = kept
+                .iter()
+                .find(|e| found(e))
+                .map(|e| (e.match_id, e.answered));
             assert_eq!(kept, Some((id, answered)), "owes gems: {owes_gems}");
         }
     }
