@@ -101,6 +101,12 @@ local function opens()
   return o
 end
 
+-- Degrees between two longitudes, the short way round (across ±180° too).
+local function lng_gap(a, b)
+  local d = math.abs(a - b) % 360
+  return math.min(d, 360 - d)
+end
+
 -- A lower bound (km) of the distance from the caller to any point of a 1°x1° cell:
 -- haversine with the nearest latitude and longitude of the cell, and cos² of the larger
 -- latitude in place of cos φ1 · cos φ2 (Redis's earth radius).
@@ -109,8 +115,8 @@ local function cell_distance(clat, clng)
   local nla = math.min(math.max(la, clat), clat + 1)
   local dlng = 0
   if lo < clng or lo > clng + 1 then
-    dlng = math.min(math.abs(lo - clng), math.abs(lo - clng - 1))
-    dlng = math.min(dlng, 360 - dlng)
+    -- each edge the short way round: the nearer edge may be the one across ±180°
+    dlng = math.min(lng_gap(lo, clng), lng_gap(lo, clng + 1))
   end
   local dphi = math.rad(math.abs(la - nla))
   local c = math.cos(math.rad(math.max(math.abs(la), math.abs(nla))))

@@ -823,6 +823,24 @@ async fn a_radius_reaches_across_cell_boundaries() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["matched_user"]["id"], e.id);
+    // and across the antimeridian: a waiter at 179.9°E, a caller at 179.9°W, 22 km apart
+    let fiji = member(&app, "female", 30).await;
+    settings(
+        &app,
+        &fiji,
+        json!({"radius_km": 50, "location": {"lat": -17.0, "lng": 179.9}}),
+    )
+    .await;
+    app.random(&fiji.token, 0).await;
+    let across = member(&app, "male", 30).await;
+    let (status, body) = app
+        .get(
+            "/api/match/random/?wait=0&lat=-17.0&lng=-179.9",
+            Some(&across.token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["matched_user"]["id"], fiji.id);
 }
 
 /// Men of 25–35 who want women but not of 30: `n` of them, each in a class of
