@@ -23,8 +23,10 @@ fn file(body: &'static str, content_type: &'static str) -> Response {
 }
 
 pub fn routes() -> BoxedFilter<(Response,)> {
-    warp::get()
-        .and(warp::path("demo"))
+    // the path first: a method filter first would make every unknown path of another
+    // method a 405 (warp prefers "wrong method" to "no such path")
+    warp::path("demo")
+        .and(warp::get())
         .and(warp::path::full())
         .and_then(|path: warp::path::FullPath| async move {
             let res = match path.as_str() {

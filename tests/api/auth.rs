@@ -592,6 +592,21 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
             json!({"error": "Method not allowed", "code": "method_not_allowed"})
         )
     );
+    // an unknown path is 404 whatever the method (no route is method-first)
+    for path in ["/api/nothing/here", "/nope"] {
+        assert_eq!(
+            app.post(path, None, &json!({})).await,
+            (
+                StatusCode::NOT_FOUND,
+                json!({"error": "Resource not found", "code": "route_not_found"})
+            ),
+            "POST {path}"
+        );
+    }
+    assert_eq!(
+        app.post("/demo/", None, &json!({})).await.0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
 }
 
 #[tokio::test]
