@@ -107,7 +107,7 @@ async fn session(state: AppState, mut user: AuthUser, mut online: Streaming, soc
                                 user = renewed;
                                 Some(json!({"type": "authenticated", "expires_at": user.expires_at}))
                             }
-                            Some(Err(e)) => Some(json!({"type": "error", "error": e.body()["error"]})),
+                            Some(Err(e)) => Some(refusal(&e)),
                             None => answer(&state, &user, message).await,
                         };
                         if let Some(reply) = reply
@@ -166,35 +166,42 @@ async fn answer(
     user: &AuthUser,
     message: Option<ClientMessage<'_>>,
 ) -> Option<serde_json::Value> {
-    let error = |message: &str| Some(json!({"type": "error", "error": message}));
+    let invalid = |details: &str| Some(refusal(&ApiError::validation(details)));
     let Some(message) = message else {
-        return error("messages are JSON objects with a type");
+        return invalid("messages are JSON objects with a type");
     };
     match message.kind {
         PING => Some(json!({"type": "pong"})),
         SIGNAL => {
             let (Some(session), Some(payload)) = (message.call_session_id, message.payload) else {
-                return error("a signal needs call_session_id and payload");
+                return invalid("a signal needs call_session_id and payload");
             };
-            if payload.get().len() > MAX_SIGNAL_PAYLOAD {
-                return error("signal payload too large");
-            }
             let relayed = async {
+                if payload.get().len() > MAX_SIGNAL_PAYLOAD {
+                    return Err(ApiError::PayloadTooLarge);
+                }
                 take_signal_quota(state, user.id).await?;
                 crate::calls::store::relay_signal(state, user.id, session, payload).await
             };
             match relayed.await {
                 Ok(()) => None,
                 Err(e) => {
-                    let mut body = e.body();
-                    body["type"] = json!("error");
+                    let mut body = refusal(&e);
                     body["call_session_id"] = json!(session);
                     Some(body)
                 }
             }
         }
-        other => error(&format!("unsupported message type: {other}")),
+        other => invalid(&format!("unsupported message type: {other}")),
     }
+}
+
+/// A refused message as an `error` event: the body an HTTP request would get
+/// (`error`, `code`, and their fields), typed.
+fn refusal(e: &ApiError) -> serde_json::Value {
+    let mut body = e.body();
+    body["type"] = json!("error");
+    body
 }
 
 /// One relayed signal of the user's `SIGNAL_MINUTE_LIMIT`.

@@ -314,15 +314,24 @@ async fn signaling_reaches_the_other_participant_across_processes_only() {
     let huge = json!({"type": "signal", "call_session_id": session, "payload": {"sdp": "x".repeat(17 * 1024)}});
     sa.send(Message::text(huge.to_string())).await.unwrap();
     assert_eq!(
-        next_event(&mut sa, "error").await["error"],
-        "signal payload too large"
+        next_event(&mut sa, "error").await,
+        json!({"type": "error", "error": "Payload too large", "code": "payload_too_large",
+               "call_session_id": session})
+    );
+    let bare = json!({"type": "signal", "call_session_id": session});
+    sa.send(Message::text(bare.to_string())).await.unwrap();
+    assert_eq!(
+        next_event(&mut sa, "error").await,
+        json!({"type": "error", "error": "Validation error", "code": "validation_error",
+               "details": "a signal needs call_session_id and payload"})
     );
     // and stop once the call ended
     app.end_call(&a.token, &session).await;
     sa.send(Message::text(offer.to_string())).await.unwrap();
     assert_eq!(
-        next_event(&mut sa, "error").await["error"],
-        "Resource not found"
+        next_event(&mut sa, "error").await,
+        json!({"type": "error", "error": "Resource not found", "code": "not_found",
+               "call_session_id": session})
     );
 }
 

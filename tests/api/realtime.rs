@@ -154,10 +154,20 @@ async fn the_websocket_answers_pings_and_refuses_unknown_messages() {
         socket.send(Message::text(text)).await.unwrap();
         assert_eq!(
             next_event(&mut socket, "error").await,
-            json!({"type": "error", "error": "messages are JSON objects with a type"}),
+            json!({"type": "error", "error": "Validation error", "code": "validation_error",
+                   "details": "messages are JSON objects with a type"}),
             "{text}"
         );
     }
+    socket
+        .send(Message::text(r#"{"type":"dance"}"#))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_event(&mut socket, "error").await,
+        json!({"type": "error", "error": "Validation error", "code": "validation_error",
+               "details": "unsupported message type: dance"})
+    );
     let metrics = app.metrics().await;
     assert!(metrics.contains("websockets_open 1"), "{metrics}");
 }
@@ -337,7 +347,7 @@ async fn streams_end_when_their_token_expires_unless_the_socket_authenticates_ag
     renewed.send(Message::text(bad.to_string())).await.unwrap();
     assert_eq!(
         next_event(&mut renewed, "error").await,
-        json!({"type": "error", "error": "Invalid token"})
+        json!({"type": "error", "error": "Invalid token", "code": "invalid_token"})
     );
     assert_eq!(close_code(&mut expiring).await, Some(4001));
     assert!(stream.ends().await);
