@@ -1,19 +1,20 @@
--- A user leaves the pool and any undecided match (the partner is told 'next'). With
--- ARGV[4] 'requeue' (their settings changed) they leave the pool only: their ticket
--- holds the settings they had, and a long poll of theirs, told by the internal event
--- pool_left, enters again with the new ones; an undecided match stays.
+-- A user leaves the pool and any undecided match (the partner is told 'next'). After
+-- their settings changed, ARGV[4] says how: 'requeue' leaves the pool only (an undecided
+-- match stays), 'move' (to another region, so another shard) ends the match too. Then
+-- their ticket, which holds the old settings, goes, and a long poll of theirs, told by
+-- the internal event pool_left, enters again with the new ones.
 -- KEYS[1] T:seen
--- ARGV[1] T, ARGV[2] events channel, ARGV[3] uid, ARGV[4] 'requeue' or ''
+-- ARGV[1] T, ARGV[2] events channel, ARGV[3] uid, ARGV[4] '', 'requeue' or 'move'
 -- Returns {1 if they were waiting else 0, id of the match ended or ''}
-local uid = ARGV[3]
+local uid, mode = ARGV[3], ARGV[4]
 local waiting = unindex(uid)
 -- (a ticket parked for a pair being paid for goes too: unpair.lua would put the old
 -- settings back in line)
 redis.call('DEL', k('ticket', uid))
-if ARGV[4] == 'requeue' then
-  if waiting then
-    publish('{"type":"pool_left"}', uid)
-  end
+if waiting and mode ~= '' then
+  publish('{"type":"pool_left"}', uid)
+end
+if mode == 'requeue' then
   return reply({waiting and 1 or 0, ''})
 end
 local ended = ''

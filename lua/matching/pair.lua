@@ -11,7 +11,8 @@
 -- ARGV[24] '1' when a waiting caller wants their queue status now,
 -- ARGV[25..] users never to pair with (blocks either way)
 -- Returns {'pending', match id, partner card, deadline}   an undecided match exists already
---         {'charging'}   the user's match is being paid for (by another request): wait for it
+--         {'charging', match id}   the user's match is being paid for (by another request): wait
+--         for it (its match_found to this user is marked answered: see event.lua)
 --         {'broke'}   too few gems for a filtered match: not queued (and out of the pool)
 --         {'paired', match id, partner card, deadline, partner uid, partner's gems owed, partner's enqueue time}
 --         {'waiting', enqueue time, users waiting, median wait (ms) or '', min age, max age, radius}
@@ -28,7 +29,7 @@ if current then
   local m = redis.call('HMGET', k('m', current), 'a', 'b', 'status', 'deadline', 'card_a', 'card_b', 'unpaid')
   if m[3] == 'pending' and tonumber(m[4]) > now then
     if m[7] then
-      return reply({'charging'})
+      return reply({'charging', current})
     end
     return reply({'pending', current, (m[1] == uid) and m[6] or m[5], m[4]})
   end

@@ -76,7 +76,9 @@ pub enum PairOutcome {
     },
     Waiting(Queue),
     /// The user's new match is being paid for by another request: it is announced once paid.
-    Charging,
+    Charging {
+        match_id: i64,
+    },
     /// Too few gems for a filtered match; the user is not (or no longer) in the pool.
     NotEnoughGems,
 }
@@ -198,7 +200,9 @@ fn pair_outcome(reply: &[Value]) -> ApiResult<PairOutcome> {
                 reply_int(reply, 6) as i32,
             )),
         })),
-        "charging" => Ok(PairOutcome::Charging),
+        "charging" => Ok(PairOutcome::Charging {
+            match_id: reply_int(reply, 1),
+        }),
         "broke" => Ok(PairOutcome::NotEnoughGems),
         "pending" => Ok(PairOutcome::Pending {
             match_id: reply_int(reply, 1),
@@ -253,9 +257,11 @@ pub async fn cancel(redis: &Redis, uid: i64, shard: usize) -> ApiResult<bool> {
 
 /// After the user's settings changed: out of the pool of `shard`, where their
 /// ticket holds the old ones; a long poll of theirs hears `pool_left` and enters
-/// again with the new ones. An undecided match stays. Returns whether they were waiting.
-pub async fn requeue(redis: &Redis, uid: i64, shard: usize) -> ApiResult<bool> {
-    leave(redis, uid, shard, "requeue").await
+/// again with the new ones. An undecided match stays, unless they `moved` to
+/// another region (another shard, where it could not be found again).
+/// Returns whether they were waiting.
+pub async fn requeue(redis: &Redis, uid: i64, shard: usize, moved: bool) -> ApiResult<bool> {
+    leave(redis, uid, shard, if moved { "move" } else { "requeue" }).await
 }
 
 async fn leave(redis: &Redis, uid: i64, shard: usize, mode: &str) -> ApiResult<bool> {

@@ -46,9 +46,14 @@ pub async fn save_settings(state: AppState, me: AuthUser, body: Body) -> ApiResu
         .apply(req, cfg.min_age, &cfg.matching.shards)?;
     store::save_settings(&state.db, me.id, &updated).await?;
     state.users_changed(&[me.id]).await;
-    // a waiting user's ticket holds the settings they had: out of the pool (of their
-    // region as it was), and a long poll of theirs enters again with the new ones
-    engine::requeue(&state.redis, me.id, shard_index(&state, &current.region)).await?;
+    if updated != current {
+        // a waiting user's ticket holds the settings they had: out of the pool (of
+        // their region as it was), and a long poll of theirs enters again with the new
+        // ones; an undecided match stays in its shard, unless they leave it
+        let moved = updated.region != current.region;
+        let shard = shard_index(&state, &current.region);
+        engine::requeue(&state.redis, me.id, shard, moved).await?;
+    }
     message(messages::SETTINGS_SAVED)
 }
 
@@ -101,7 +106,7 @@ pub async fn random(
     let with_status = wait == 0;
     loop {
         let search = service::search(state.clone(), ticket.clone(), with_status);
-        let queue = match tokio::spawn(search)
+        let (queue, paying) = match tokio::spawn(search)
             .await
             .map_err(|e| ApiError::Internal(format!("match search task: {e}")))??
         {
@@ -110,16 +115,18 @@ pub async fn random(
                 partner_card,
                 remaining_ms,
             } => return found(match_id, partner_card, remaining_ms),
-            Search::Waiting(queue) => queue,
+            Search::Waiting(queue) => (queue, None),
+            Search::Charging(match_id) => (None, Some(match_id)),
         };
         // a match the user's own request was answered with (they paired someone) may
         // reach this poll late, after it was decided: only a match made for them while
-        // they wait; or their settings changed, and they left the pool
-        let heard = events
-            .wait_for(deadline, |e| {
-                (e.kind == MATCH_FOUND && !e.answered) || e.kind == POOL_LEFT
-            })
-            .await;
+        // they wait, or the one being paid for now; or their settings changed, and they
+        // left the pool
+        let wanted = |e: &crate::realtime::event::Event| {
+            let fresh = !e.answered || (paying.is_some() && e.match_id == paying);
+            (e.kind == MATCH_FOUND && fresh) || e.kind == POOL_LEFT
+        };
+        let heard = events.wait_for(deadline, wanted).await;
         match heard {
             Some(event) if event.kind == POOL_LEFT => {
                 // in again with the new settings, read afresh (this node may not

@@ -120,9 +120,12 @@ pub enum Search {
         partner_card: String,
         remaining_ms: i64,
     },
-    /// Nobody yet: wait for `match_found`. With the user's place in the pool,
-    /// unless their new match is being paid for.
+    /// Nobody yet: wait for `match_found`. With the user's place in the pool
+    /// (none when every partner tried could not pay).
     Waiting(Option<Queue>),
+    /// The user's new match is being paid for by another of their requests: wait
+    /// for its `match_found` (marked answered, since that request answers with it).
+    Charging(i64),
 }
 
 /// Puts the user in the pool and pairs them if someone fits, charging the
@@ -154,7 +157,7 @@ pub async fn search(
         let (match_id, partner_card, deadline_ms, partner, partner_cost, partner_since_ms) =
             match engine::pair(&state.redis, cfg, &ticket, match_id, now, with_status).await? {
                 PairOutcome::Waiting(queue) => return Ok(Search::Waiting(Some(queue))),
-                PairOutcome::Charging => return Ok(Search::Waiting(None)),
+                PairOutcome::Charging { match_id } => return Ok(Search::Charging(match_id)),
                 PairOutcome::NotEnoughGems => {
                     return Err(ApiError::NotEnoughGems {
                         required: ticket.cost,

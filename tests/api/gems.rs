@@ -400,3 +400,33 @@ async fn the_http_verifier_credits_refuses_and_fails_safely() {
     );
     assert_eq!(payment_rows(&app, m.id).await, 2);
 }
+
+#[tokio::test]
+async fn a_second_request_of_a_caller_whose_pair_is_being_charged_gets_that_match() {
+    // Postgres 150 ms away each way: charging a pair takes a second or more
+    let link = slow_link("127.0.0.1:15432", std::time::Duration::from_millis(150)).await;
+    let url = database_url().replace("127.0.0.1:15432", &link);
+    let app = spawn_app_with(&[("DATABASE_URL", &url)]).await;
+    let w = member(&app, "female", 26).await;
+    let f = member(&app, "male", 29).await;
+    wants(&app, &f, "female").await;
+    grant_gems(&app, f.id, 1).await;
+    assert_eq!(app.random(&w.token, 0).await.0, StatusCode::ACCEPTED);
+    // f's first request pairs and charges; a second one (another device, or a retry
+    // after the first was cut off) finds the pair being paid for and waits for it
+    let pointer = format!("{}{{pool:global}}:um:{}", app.prefix, f.id);
+    let paired = || async {
+        use fred::prelude::*;
+        let id: Option<i64> = app.state.redis.pool.get(&pointer).await.unwrap();
+        id
+    };
+    let (first, second) = tokio::join!(app.random(&f.token, 0), async {
+        let id = eventually(paired, Option::is_some).await;
+        assert!(id.is_some(), "no pair");
+        app.random(&f.token, 5).await
+    });
+    assert_eq!(first.0, StatusCode::OK, "{}", first.1);
+    assert_eq!(second.0, StatusCode::OK, "{}", second.1);
+    assert_eq!(second.1["match_id"], first.1["match_id"]);
+    assert_eq!(balance(&app, &f.token).await, 0);
+}

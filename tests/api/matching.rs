@@ -944,6 +944,13 @@ async fn scripts_redis_forgot_are_loaded_again() {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
+/// Waits until `m` is in the pool (their long poll entered it).
+async fn until_waiting(app: &TestApp, m: &Member) {
+    let standing = || async { app.get("/api/match/status/", Some(&m.token)).await.1 };
+    let body = eventually(standing, |body| body["status"] == "waiting").await;
+    assert_eq!(body["status"], "waiting", "{}", m.username);
+}
+
 /// The types of the text messages `socket` gets until one of type `until`.
 async fn types_until(socket: &mut Socket, until: &str) -> Vec<String> {
     use futures_util::StreamExt;
@@ -976,9 +983,10 @@ async fn settings_saved_while_waiting_apply_at_once_and_the_long_poll_goes_on_wi
     let mut socket = websocket(&app.url, &a.token).await;
     let b = member(&app, "female", 28).await;
     let ((status, body), ()) = tokio::join!(app.random(&a.token, 8), async {
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        until_waiting(&app, &a).await;
         settings(&app, &a, json!({"preferred_gender": "all"})).await;
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        // out of the pool at once, and back in with the new settings
+        until_waiting(&app, &a).await;
         assert_eq!(app.random(&b.token, 0).await.0, StatusCode::OK);
     });
     assert_eq!(
@@ -1002,9 +1010,9 @@ async fn settings_saved_while_waiting_apply_at_once_and_the_long_poll_goes_on_wi
     let e = member(&app, "male", 35).await;
     grant_gems(&app, c.id, 1).await;
     let ((status, body), ()) = tokio::join!(app.random(&c.token, 8), async {
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        until_waiting(&app, &c).await;
         settings(&app, &c, json!({"preferred_gender": "male"})).await;
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        until_waiting(&app, &c).await;
         finds_nobody(&app, &d).await;
         assert_eq!(app.random(&e.token, 0).await.0, StatusCode::OK);
     });
@@ -1017,5 +1025,23 @@ async fn settings_saved_while_waiting_apply_at_once_and_the_long_poll_goes_on_wi
     assert_eq!(
         (status, match_id(&again)),
         (StatusCode::OK, match_id(&body))
+    );
+}
+
+#[tokio::test]
+async fn moving_to_another_region_ends_an_undecided_match_and_matches_there() {
+    let app = spawn_app_with(&[("MATCH_SHARDS", "global,kr")]).await;
+    let (a, b, _) = paired(&app).await;
+    settings(&app, &a, json!({"region": "kr"})).await;
+    // the match could not be found again from kr: it ends, and the partner is free
+    let (_, standing) = app.get("/api/match/status/", Some(&b.token)).await;
+    assert_eq!(standing["status"], "idle", "{standing}");
+    let c = member(&app, "male", 31).await;
+    settings(&app, &c, json!({"region": "kr"})).await;
+    assert_eq!(app.random(&c.token, 0).await.0, StatusCode::ACCEPTED);
+    let (status, body) = app.random(&a.token, 0).await;
+    assert_eq!(
+        (status, &body["matched_user"]["id"]),
+        (StatusCode::OK, &json!(c.id))
     );
 }

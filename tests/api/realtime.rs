@@ -424,13 +424,11 @@ async fn a_long_poll_does_not_take_a_match_its_user_was_answered_with_already() 
         "{body}"
     );
     // the same event, not marked, is taken at once
-    let started = std::time::Instant::now();
     let ((status, body), ()) = tokio::join!(
         app.random(&w.token, 10),
         deliver_later(&app, w.id, 42, false)
     );
     assert_eq!((status, &body["match_id"]), (StatusCode::OK, &json!(42)));
-    assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 #[tokio::test]
