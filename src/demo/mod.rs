@@ -23,10 +23,9 @@ fn file(body: &'static str, content_type: &'static str) -> Response {
 }
 
 pub fn routes() -> BoxedFilter<(Response,)> {
-    // the path first: a method filter first would make every unknown path of another
-    // method a 405 (warp prefers "wrong method" to "no such path")
+    // the path first, the method last: a method filter before would make every
+    // unknown path of another method a 405 (warp prefers "wrong method" to "no such path")
     warp::path("demo")
-        .and(warp::get())
         .and(warp::path::full())
         .and_then(|path: warp::path::FullPath| async move {
             let res = match path.as_str() {
@@ -40,5 +39,6 @@ pub fn routes() -> BoxedFilter<(Response,)> {
             };
             Ok(res)
         })
+        .and(warp::get())
         .boxed()
 }

@@ -90,10 +90,11 @@ fn add_events(doc: &mut Value) {
         ),
         (
             "error",
-            json!({"type": "object", "required": ["type", "error"], "properties": {
+            json!({"type": "object", "required": ["type", "error", "code"], "properties": {
                 "type": {"type": "string", "enum": ["error"]},
-                "error": {"type": "string", "description": "The message"},
-                "code": {"allOf": [schema_ref("ErrorCode")], "description": "Present when the error is one of the API's (a refused signal)"},
+                "error": {"type": "string", "description": "The message, as an HTTP error body has it"},
+                "code": {"allOf": [schema_ref("ErrorCode")], "description": "As an HTTP error body has it (`validation_error` for a malformed message)"},
+                "details": {"type": "string", "description": "With `validation_error`: what is wrong with the message"},
                 "call_session_id": {"type": "string", "description": "The call of the refused signal"},
                 "wait_seconds": {"type": "integer", "description": "With `signal_quota`"}}}),
             "A client message the server refused (WebSocket only).",

@@ -593,7 +593,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
         )
     );
     // an unknown path is 404 whatever the method (no route is method-first)
-    for path in ["/api/nothing/here", "/nope"] {
+    for path in ["/api/nothing/here", "/nope", "/demo/nothing"] {
         assert_eq!(
             app.post(path, None, &json!({})).await,
             (
