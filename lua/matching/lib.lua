@@ -202,31 +202,29 @@ local function relaxed(amin, amax, radius, spec, since, now)
   return amin, amax, math.floor(radius), next_at
 end
 
--- Tells user `a` (and `b`, if given) of `event`.
-local function publish(event, a, b)
+-- Tells user `uid` of `event`; `answered` when their own request is answered with it
+-- (a long poll of theirs that it reaches late does not take it: event.lua).
+local function tell(uid, event, answered)
   if CHANNEL == '' then
     OUTBOX = OUTBOX or {}
-    OUTBOX[#OUTBOX + 1] = {a, event, ''}
-    if b then
-      OUTBOX[#OUTBOX + 1] = {b, event, ''}
-    end
+    OUTBOX[#OUTBOX + 1] = {uid, event, answered and '1' or ''}
     return
   end
-  deliver(PREFIX, CHANNEL, a, event)
+  deliver(PREFIX, CHANNEL, uid, event, answered)
+end
+
+-- Tells user `a` (and `b`, if given) of `event`.
+local function publish(event, a, b)
+  tell(a, event, false)
   if b then
-    deliver(PREFIX, CHANNEL, b, event)
+    tell(b, event, false)
   end
 end
 
 -- Tells the caller of `event`, which their own request is answered with (their
--- match_found): a long poll of theirs that it reaches late does not take it (event.lua).
+-- match_found).
 local function publish_answered(event, uid)
-  if CHANNEL == '' then
-    OUTBOX = OUTBOX or {}
-    OUTBOX[#OUTBOX + 1] = {uid, event, '1'}
-    return
-  end
-  deliver(PREFIX, CHANNEL, uid, event, true)
+  tell(uid, event, true)
 end
 
 -- A script's reply, the events left to deliver first. Every matching script
