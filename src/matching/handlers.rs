@@ -46,14 +46,14 @@ pub async fn save_settings(state: AppState, me: AuthUser, body: Body) -> ApiResu
         .apply(req, cfg.min_age, &cfg.matching.shards)?;
     store::save_settings(&state.db, me.id, &updated).await?;
     state.users_changed(&[me.id]).await;
-    if updated != current {
-        // a waiting user's ticket holds the settings they had: out of the pool (of
-        // their region as it was), and a long poll of theirs enters again with the new
-        // ones; an undecided match stays in its shard, unless they leave it
-        let moved = updated.region != current.region;
-        let shard = shard_index(&state, &current.region);
-        engine::requeue(&state.redis, me.id, shard, moved).await?;
-    }
+    // a waiting user's ticket holds the settings they had: out of the pool (of their
+    // region as it was), and a long poll of theirs enters again with the new ones; an
+    // undecided match stays in its shard, unless they leave it. Also when nothing
+    // changed: a save retried after this step failed (Postgres holding the new
+    // settings, the pool the old ticket) must still take the old ticket out.
+    let moved = updated.region != current.region;
+    let shard = shard_index(&state, &current.region);
+    engine::requeue(&state.redis, me.id, shard, moved).await?;
     message(messages::SETTINGS_SAVED)
 }
 

@@ -1045,3 +1045,23 @@ async fn moving_to_another_region_ends_an_undecided_match_and_matches_there() {
         (StatusCode::OK, &json!(c.id))
     );
 }
+
+#[tokio::test]
+async fn a_settings_save_retried_after_its_redis_step_failed_still_takes_the_old_ticket_out() {
+    let app = spawn_app().await;
+    let a = member(&app, "male", 30).await;
+    grant_gems(&app, a.id, 1).await;
+    settings(&app, &a, json!({"preferred_gender": "female"})).await;
+    assert_eq!(app.random(&a.token, 0).await.0, StatusCode::ACCEPTED);
+    // what a save leaves when Redis fails after Postgres committed: the new settings
+    // stored, the old ticket (wanting women) waiting
+    sqlx::query("UPDATE match_settings SET preferred_gender = 'male' WHERE user_id = $1")
+        .bind(a.id)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    // the client's retry saves what is already stored
+    settings(&app, &a, json!({"preferred_gender": "male"})).await;
+    let b = member(&app, "female", 28).await;
+    finds_nobody(&app, &b).await;
+}
